@@ -1,0 +1,66 @@
+"""Stores: clean Parquet → the PostgreSQL ratings table and the MongoDB movies collection (dual persistence)."""
+
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spin_reel_assets.metadata import markdown_preview
+from spin_reel_assets.schema import MOVIE_ID, MOVIES_COLLECTION, MOVIES_TABLE, RATINGS_TABLE
+from spin_reel_assets.titles import normalize_title
+
+
+@dg.asset(
+    group_name="stores",
+    kinds={"postgres"},
+    code_version="1",
+    io_manager_key="postgres_io_manager",
+    metadata={"table": RATINGS_TABLE.name},
+)
+def ratings_table(clean_ratings: pa.Table) -> dg.Output[pa.Table]:
+    """PostgreSQL table ``ratings(user_id, tmdb_id, rating, rated_at)``, primary key (user_id, tmdb_id), index on
+    tmdb_id. Loaded with COPY into a staging table and swapped in one transaction: readers never see a half-loaded
+    table and a failed load leaves the previous one intact."""
+    return dg.Output(
+        clean_ratings,
+        metadata={
+            "users": dg.MetadataValue.int(len(pc.unique(clean_ratings.column("user_id")))),
+            "movies": dg.MetadataValue.int(len(pc.unique(clean_ratings.column(MOVIE_ID)))),
+            "preview": markdown_preview(clean_ratings),
+        },
+    )
+
+
+@dg.asset(
+    group_name="stores",
+    kinds={"postgres"},
+    code_version="1",
+    io_manager_key="postgres_io_manager",
+    metadata={"table": MOVIES_TABLE.name},
+)
+def movies_table(clean_movies: pa.Table) -> pa.Table:
+    """PostgreSQL table ``movies(tmdb_id, title, year, genres text[], runtime)``: the movie facts the web app's
+    PostgreSQL view joins with rating averages (genres a real array, never a string)."""
+    return clean_movies.select(MOVIES_TABLE.column_names)
+
+
+def movie_documents(clean_movies: pa.Table) -> pa.Table:
+    """clean_movies as collection rows: ``_id`` = tmdb_id and a normalized title for indexed prefix search."""
+    titles = clean_movies.column("title").to_pylist()
+    table = clean_movies.rename_columns(["_id" if name == MOVIE_ID else name for name in clean_movies.column_names])
+    return table.append_column("title_lower", pa.array([normalize_title(t) for t in titles], pa.string()))
+
+
+@dg.asset(
+    group_name="stores",
+    kinds={"mongodb"},
+    code_version="1",
+    io_manager_key="mongo_io_manager",
+    metadata={"collection": MOVIES_COLLECTION.name},
+)
+def movies_collection(clean_movies: pa.Table) -> dg.Output[pa.Table]:
+    """MongoDB collection ``movies``: one document per movie, ``_id`` = tmdb_id, lists as arrays, dates as dates,
+    indexes for the web app's queries (normalized ``title_lower`` for prefix search, popularity, genres).
+    Written in unordered batches to a temporary collection that is renamed over the old one."""
+    documents = movie_documents(clean_movies)
+    return dg.Output(documents, metadata={"preview": markdown_preview(documents, columns=["_id", "title", "year", "genres"])})

@@ -1,0 +1,18 @@
+"""The Dagster code location: every asset, check, sensor and resource of Spin The Reel.
+
+Local and production differ only in the environment the resources read (see README: Configuration).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from spin_reel_assets.assets.ingest import clean_movies, clean_ratings
+from spin_reel_assets.assets.sources import INPUT_FILES
+from spin_reel_assets.assets.stores import movies_collection, movies_table, ratings_table
+from spin_reel_assets.settings import build_resources
+
+defs = dg.Definitions(
+    assets=[*INPUT_FILES, clean_ratings, clean_movies, ratings_table, movies_table, movies_collection],
+    resources=build_resources(),
+)

@@ -1,0 +1,57 @@
+"""Parquet files on any fsspec filesystem (local folder, shared mount or object store URL).
+
+A ``Cleaned`` output writes its quarantine beside it as ``<name>.quarantine.parquet``. Local writes go to a
+temporary file renamed into place, so a reader never sees half a file.
+"""
+
+
+import uuid
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+from spin_reel_assets.cleaning.quarantine import Cleaned
+
+
+def quarantine_path(path: UPath) -> UPath:
+    return path.with_name(path.name.replace(".parquet", ".quarantine.parquet"))
+
+
+def write_parquet(table: pa.Table, path: UPath) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with temporary.open("wb") as handle:
+        pq.write_table(table, handle, compression="zstd")
+    temporary.rename(path)
+
+
+def read_parquet(path: UPath) -> pa.Table:
+    with path.open("rb") as handle:
+        return pq.read_table(handle)
+
+
+class ParquetIOManager(dg.UPathIOManager):
+    extension = ".parquet"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pa.Table | Cleaned, path: UPath) -> None:
+        table = obj.table if isinstance(obj, Cleaned) else obj
+        write_parquet(table, path)
+        metadata = {"rows": dg.MetadataValue.int(table.num_rows)}
+        if isinstance(obj, Cleaned):
+            write_parquet(obj.quarantine, quarantine_path(path))
+            metadata["quarantine_path"] = str(quarantine_path(path))
+        context.add_output_metadata(metadata)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pa.Table:
+        return read_parquet(path)
+
+
+class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    """Parquet files under ``base_path`` (``SPIN_REEL_ARTIFACTS_DIR``: a folder or an fsspec URL such as s3://…)."""
+
+    base_path: str
+
+    def create_io_manager(self, context) -> ParquetIOManager:
+        return ParquetIOManager(base_path=UPath(self.base_path))

@@ -1,0 +1,62 @@
+"""Resource bindings from the environment: the one place that names the SPIN_REEL_* variables.
+
+A variable that is set is bound as ``EnvVar`` (resolved at run time, never shown in the UI); one that is not set
+falls back to the embedded default (bundled sample, local PostgreSQL, the local Mongo-compatible server).
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+
+from spin_reel_assets.io_managers.mongo import MongoCollectionIOManager
+from spin_reel_assets.io_managers.parquet import ParquetIOManagerFactory
+from spin_reel_assets.io_managers.postgres import PostgresTableIOManager
+from spin_reel_assets.resources import (
+    BUNDLED_SAMPLE,
+    InputFilesResource,
+    MongoResource,
+    PostgresResource,
+    spark_config_from_env,
+)
+from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB
+
+DEFAULTS = {
+    "SPIN_REEL_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/spin_reel",
+    "SPIN_REEL_MONGO_URI": "mongodb://127.0.0.1:27018",
+    "SPIN_REEL_MONGO_DB": DEFAULT_MONGO_DB,
+    "SPIN_REEL_DATA_DIR": str(BUNDLED_SAMPLE),
+    "SPIN_REEL_ARTIFACTS_DIR": DEFAULT_ARTIFACTS_DIR,
+}
+FILE_OVERRIDES = {
+    "ratings_path": "SPIN_REEL_RATINGS_FILE",
+    "movies_path": "SPIN_REEL_MOVIES_FILE",
+    "links_path": "SPIN_REEL_LINKS_FILE",
+    "tmdb_path": "SPIN_REEL_TMDB_FILE",
+}
+
+
+def setting(name: str):
+    """``EnvVar(name)`` when the variable is set, else its embedded default."""
+    return dg.EnvVar(name) if name in os.environ else DEFAULTS[name]
+
+
+def artifacts_dir() -> str:
+    return os.environ.get("SPIN_REEL_ARTIFACTS_DIR", DEFAULT_ARTIFACTS_DIR)
+
+
+def build_resources() -> dict:
+    postgres = PostgresResource(url=setting("SPIN_REEL_POSTGRES_URL"))
+    mongo = MongoResource(uri=setting("SPIN_REEL_MONGO_URI"), database=setting("SPIN_REEL_MONGO_DB"))
+    overrides = {field: dg.EnvVar(var) for field, var in FILE_OVERRIDES.items() if var in os.environ}
+    return {
+        "input_files": InputFilesResource(data_dir=setting("SPIN_REEL_DATA_DIR"), **overrides),
+        "postgres": postgres,
+        "mongo": mongo,
+        "pyspark": PySparkResource(spark_config=spark_config_from_env()),
+        "parquet_io_manager": ParquetIOManagerFactory(base_path=setting("SPIN_REEL_ARTIFACTS_DIR")),
+        "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
+        "mongo_io_manager": MongoCollectionIOManager(mongo=mongo),
+    }

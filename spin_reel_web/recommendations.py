@@ -1,0 +1,104 @@
+"""Ranked movie lists for the pages and the API: the artifacts' rows joined with movie cards from the catalog.
+
+Every row is a dict: rank, tmdb_id, score, content_score, als_score (None without ALS factors), content_share
+(0..1: the share of the score carried by the content signal), ``movie`` (a card, None when MongoDB does not
+know it or is down) and, for users, because_tmdb_id with its ``because`` card."""
+
+from __future__ import annotations
+
+import numpy as np
+from flask import current_app
+
+from spin_reel_assets.recommender.hybrid import recommend_from_liked
+
+from .artifacts import ArtifactStore, HybridArtifacts, content_share
+from .catalog import MovieCatalog
+from .stores import ARTIFACTS, mark_unavailable
+
+CARD_FIELDS = ("tmdb_id", "title", "year", "genres", "poster_url", "vote_average")
+
+
+def artifacts() -> HybridArtifacts | None:
+    """The loaded artifacts, or None (with a notice for the page) before the pipeline produced them."""
+    snapshot = current_app.extensions["spin_reel_artifacts"].current()
+    if snapshot is None:
+        mark_unavailable(ARTIFACTS)
+    return snapshot
+
+
+def artifact_store() -> ArtifactStore:
+    return current_app.extensions["spin_reel_artifacts"]
+
+
+def catalog() -> MovieCatalog:
+    return current_app.extensions["spin_reel_catalog"]
+
+
+def card(movie: dict | None) -> dict | None:
+    return None if movie is None else {field: movie.get(field) for field in CARD_FIELDS}
+
+
+def with_cards(rows: list[dict]) -> list[dict]:
+    """Adds the ``movie`` card to each row, and the ``because`` card to rows that have a because_tmdb_id."""
+    ids = {row["tmdb_id"] for row in rows} | {row["because_tmdb_id"] for row in rows if row.get("because_tmdb_id")}
+    movies = catalog().get_many(ids)
+    for row in rows:
+        row["movie"] = card(movies.get(row["tmdb_id"]))
+        if "because_tmdb_id" in row:
+            row["because"] = card(movies.get(row["because_tmdb_id"]))
+    return rows
+
+
+def user_recommendations(user_id: int, n: int) -> list[dict] | None:
+    """The user's top-n, or None when the artifacts hold no recommendations for this user."""
+    snapshot = artifacts()
+    rows = snapshot.user_recommendations.get(user_id, n) if snapshot else None
+    return None if rows is None else with_cards(rows)
+
+
+def similar_movies(tmdb_id: int, n: int) -> list[dict] | None:
+    snapshot = artifacts()
+    rows = snapshot.similar_movies.get(tmdb_id, n) if snapshot else None
+    return None if rows is None else with_cards(rows)
+
+
+def known_movie(tmdb_id: int) -> bool:
+    """Whether the artifacts know this movie (as a similar-list key or an embedded item)."""
+    snapshot = artifacts()
+    return snapshot is not None and (tmdb_id in snapshot.similar_movies or tmdb_id in snapshot.embeddings.row_of)
+
+
+def recommend_for_liked(liked: list[int], n: int) -> tuple[list[dict], list[int]]:
+    """Cold-start recommendations for a visitor who likes these movies: (rows, liked ids the artifacts do not know)."""
+    snapshot = artifacts()
+    if snapshot is None:
+        return [], []
+    embeddings = snapshot.embeddings
+    known = [tmdb_id for tmdb_id in liked if tmdb_id in embeddings.row_of]
+    unknown = [tmdb_id for tmdb_id in liked if tmdb_id not in embeddings.row_of]
+    if not known:
+        return [], unknown
+    result = recommend_from_liked(
+        np.array([embeddings.row_of[tmdb_id] for tmdb_id in known], dtype=np.int64),
+        embeddings.content,
+        embeddings.als,
+        snapshot.weight,
+        n=n,
+    )
+    content, als = np.asarray(result["content_score"], dtype=np.float64), np.asarray(result["als_score"], dtype=np.float64)
+    because = np.asarray(result["because"])
+    rows = [
+        {
+            "rank": int(rank),
+            "tmdb_id": int(embeddings.tmdb_ids[item]),
+            "score": round(float(score), 6),
+            "content_score": round(float(content_score), 6),
+            "als_score": None if np.isnan(als_score) else round(float(als_score), 6),
+            "content_share": None if np.isnan(share) else float(share),
+            "because_tmdb_id": int(embeddings.tmdb_ids[source]) if 0 <= source < len(embeddings.tmdb_ids) else None,
+        }
+        for rank, item, score, content_score, als_score, share, source in zip(
+            result["rank"], result["item"], result["score"], content, als, content_share(content, als, snapshot.weight), because
+        )
+    ]
+    return with_cards(rows), unknown
