@@ -9,10 +9,23 @@ import dagster as dg
 
 from spin_reel_assets.assets.ingest import clean_movies, clean_ratings
 from spin_reel_assets.assets.sources import INPUT_FILES
+from spin_reel_assets.assets.models import als_model, faiss_index
+from spin_reel_assets.assets.serving import hybrid_recommendations, recommendation_quality
 from spin_reel_assets.assets.stores import movies_collection, movies_table, ratings_table
+from spin_reel_assets.checks import hybrid_structure
 from spin_reel_assets.settings import build_resources
 
-defs = dg.Definitions(
-    assets=[*INPUT_FILES, clean_ratings, clean_movies, ratings_table, movies_table, movies_collection],
-    resources=build_resources(),
-)
+ASSETS = [
+    *INPUT_FILES,
+    clean_ratings,
+    clean_movies,
+    ratings_table,
+    movies_table,
+    movies_collection,
+    als_model,
+    faiss_index,
+    hybrid_recommendations,
+    recommendation_quality,
+]
+
+defs = dg.Definitions(assets=ASSETS, asset_checks=[hybrid_structure], resources=build_resources())

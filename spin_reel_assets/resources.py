@@ -113,6 +113,7 @@ def spark_config_from_env(environ: dict[str, str] | None = None) -> dict[str, st
         "spark.sql.shuffle.partitions": environ.get("SPIN_REEL_SPARK_SHUFFLE_PARTITIONS", "8"),
         "spark.ui.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     for pair in environ.get("SPIN_REEL_SPARK_CONF", "").replace(",", " ").split():
         key, sep, value = pair.partition("=")

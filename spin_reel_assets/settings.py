@@ -11,8 +11,9 @@ import os
 import dagster as dg
 from dagster_pyspark import PySparkResource
 
+from spin_reel_assets.io_managers.model_files import FaissIndexIOManager, SparkModelIOManager
 from spin_reel_assets.io_managers.mongo import MongoCollectionIOManager
-from spin_reel_assets.io_managers.parquet import ParquetIOManagerFactory
+from spin_reel_assets.io_managers.parquet import ParquetBundleIOManager, ParquetIOManagerFactory
 from spin_reel_assets.io_managers.postgres import PostgresTableIOManager
 from spin_reel_assets.resources import (
     BUNDLED_SAMPLE,
@@ -50,13 +51,18 @@ def artifacts_dir() -> str:
 def build_resources() -> dict:
     postgres = PostgresResource(url=setting("SPIN_REEL_POSTGRES_URL"))
     mongo = MongoResource(uri=setting("SPIN_REEL_MONGO_URI"), database=setting("SPIN_REEL_MONGO_DB"))
+    artifacts = setting("SPIN_REEL_ARTIFACTS_DIR")
+    pyspark = PySparkResource(spark_config=spark_config_from_env())
     overrides = {field: dg.EnvVar(var) for field, var in FILE_OVERRIDES.items() if var in os.environ}
     return {
         "input_files": InputFilesResource(data_dir=setting("SPIN_REEL_DATA_DIR"), **overrides),
         "postgres": postgres,
         "mongo": mongo,
-        "pyspark": PySparkResource(spark_config=spark_config_from_env()),
-        "parquet_io_manager": ParquetIOManagerFactory(base_path=setting("SPIN_REEL_ARTIFACTS_DIR")),
+        "pyspark": pyspark,
+        "parquet_io_manager": ParquetIOManagerFactory(base_path=artifacts),
+        "parquet_bundle_io_manager": ParquetBundleIOManager(base_path=artifacts),
+        "spark_model_io_manager": SparkModelIOManager(base_dir=artifacts, pyspark=pyspark),
+        "faiss_io_manager": FaissIndexIOManager(base_dir=artifacts),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
         "mongo_io_manager": MongoCollectionIOManager(mongo=mongo),
     }

@@ -5,7 +5,9 @@ temporary file renamed into place, so a reader never sees half a file.
 """
 
 
+import json
 import uuid
+from dataclasses import dataclass
 
 import dagster as dg
 import pyarrow as pa
@@ -55,3 +57,39 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context) -> ParquetIOManager:
         return ParquetIOManager(base_path=UPath(self.base_path))
+
+
+@dataclass
+class ParquetBundle:
+    """Several named tables written as ``<folder>/<name>.parquet`` plus a ``manifest.json`` written last."""
+
+    tables: dict[str, pa.Table]
+    manifest: dict
+
+
+class ParquetBundleIOManager(dg.ConfigurableIOManager):
+    """A folder of Parquet files (the asset's ``folder`` metadata) under ``base_path``; loads them back."""
+
+    base_path: str
+
+    def _folder(self, context) -> UPath:
+        folder = (context.definition_metadata or {}).get("folder")
+        if not folder:
+            raise dg.DagsterInvariantViolationError(f"asset {context.asset_key.to_user_string()} needs metadata folder=")
+        return UPath(self.base_path) / folder
+
+    def handle_output(self, context: dg.OutputContext, obj: ParquetBundle) -> None:
+        folder = self._folder(context)
+        for name, table in obj.tables.items():
+            write_parquet(table, folder / f"{name}.parquet")
+        manifest = folder / "manifest.json"
+        temporary = manifest.with_name(f".manifest.{uuid.uuid4().hex[:8]}.tmp")
+        temporary.write_text(json.dumps({**obj.manifest, "files": sorted(f"{n}.parquet" for n in obj.tables)}, indent=2))
+        temporary.rename(manifest)
+        context.add_output_metadata({"folder": str(folder), **{f"{name}_rows": dg.MetadataValue.int(t.num_rows) for name, t in obj.tables.items()}})
+
+    def load_input(self, context: dg.InputContext) -> ParquetBundle:
+        folder = self._folder(context.upstream_output)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        tables = {name.removesuffix(".parquet"): read_parquet(folder / name) for name in manifest["files"]}
+        return ParquetBundle(tables, manifest)

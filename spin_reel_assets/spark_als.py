@@ -1,0 +1,125 @@
+"""Spark ALS: the partitioned JDBC read of the ratings table, training, and factors as numpy arrays."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from spin_reel_assets.schema import MOVIE_ID, RATING, USER_ID
+
+
+@dataclass(frozen=True)
+class AlsParams:
+    """ALS hyperparameters (mirrored by the ``AlsConfig`` Dagster config of the als_model asset)."""
+
+    rank: int = 64
+    max_iter: int = 15
+    reg_param: float = 0.05
+    implicit_prefs: bool = True
+    alpha: float = 5.0
+    seed: int = 42
+    num_blocks: int = 4
+
+
+@dataclass
+class AlsArtifact:
+    """A fitted Spark ``ALSModel`` with the parameters it was trained with (saved beside it)."""
+
+    model: object
+    params: AlsParams
+
+
+def read_ratings_jdbc(spark, jdbc_url: str, properties: dict[str, str], table: str, bounds: tuple[int, int],
+                      num_partitions: int = 4, fetchsize: int = 50_000):
+    """The ratings table over JDBC, split by user_id into ``num_partitions`` parallel reads.
+
+    ``fetchsize`` makes the PostgreSQL driver stream rows with a cursor; without it the driver buffers the whole
+    result in memory. ``bounds`` are the table's own min/max user_id.
+    """
+    reader = (
+        spark.read.format("jdbc")
+        .option("url", jdbc_url)
+        .option("dbtable", table)
+        .option("partitionColumn", USER_ID)
+        .option("lowerBound", bounds[0])
+        .option("upperBound", bounds[1] + 1)
+        .option("numPartitions", num_partitions)
+        .option("fetchsize", fetchsize)
+    )
+    for key, value in properties.items():
+        reader = reader.option(key, value)
+    return reader.load().select(USER_ID, MOVIE_ID, RATING)
+
+
+def ratings_frame(spark, ratings: pa.Table):
+    """An in-memory ratings table as a Spark DataFrame (for evaluation splits)."""
+    columns = ratings.select([USER_ID, MOVIE_ID, RATING])
+    return spark.createDataFrame(columns.to_pandas())
+
+
+def train_als(ratings_df, params: AlsParams, checkpoint_dir: str):
+    """Fit ALS on a DataFrame of (user_id, tmdb_id, rating); deterministic for a seed.
+
+    With ``implicit_prefs`` the rating is the confidence (c = 1 + alpha·r): every rated movie is a positive
+    signal, better ones stronger, which ranks far better than fitting the rating values (explicit ALS).
+    """
+    from pyspark.ml.recommendation import ALS
+
+    spark = ratings_df.sparkSession
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    spark.sparkContext.setCheckpointDir(checkpoint_dir)
+    als = ALS(
+        rank=params.rank,
+        maxIter=params.max_iter,
+        regParam=params.reg_param,
+        implicitPrefs=params.implicit_prefs,
+        alpha=params.alpha,
+        seed=params.seed,
+        numUserBlocks=params.num_blocks,
+        numItemBlocks=params.num_blocks,
+        userCol=USER_ID,
+        itemCol=MOVIE_ID,
+        ratingCol=RATING,
+        coldStartStrategy="drop",
+        checkpointInterval=5,
+    )
+    return als.fit(ratings_df)
+
+
+def factor_matrix(factors_df, ids: np.ndarray) -> np.ndarray:
+    """Spark factors (id, features) aligned to ``ids``: row i holds the factors of ids[i], NaN when it has none."""
+    frame = factors_df.toPandas()
+    rank = len(frame["features"].iloc[0]) if len(frame) else 0
+    matrix = np.full((len(ids), rank), np.nan, dtype=np.float32)
+    if len(frame):
+        position = np.searchsorted(ids, frame["id"].to_numpy())
+        position = np.clip(position, 0, len(ids) - 1)
+        found = ids[position] == frame["id"].to_numpy()
+        matrix[position[found]] = np.stack(frame["features"].to_numpy()[found]).astype(np.float32)
+    return matrix
+
+
+def fit_factor_matrices(spark, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int,
+                        n_items: int, params: AlsParams, checkpoint_dir: str) -> tuple[np.ndarray, np.ndarray, object]:
+    """Fit ALS on ratings given as index arrays; factors as (n_users × rank, n_items × rank) with NaN rows for
+    users/items absent from the data, and the fitted model (to score held-out pairs)."""
+    frame = spark.createDataFrame(
+        pa.table({USER_ID: users.astype(np.int32), MOVIE_ID: items.astype(np.int32), RATING: ratings.astype(np.float32)}).to_pandas()
+    )
+    model = train_als(frame, params, checkpoint_dir)
+    return (factor_matrix(model.userFactors, np.arange(n_users)), factor_matrix(model.itemFactors, np.arange(n_items)), model)
+
+
+def predict_pairs(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Model predictions for (user, item) index pairs, NaN where ALS has no factors (cold start dropped)."""
+    spark = model.userFactors.sparkSession
+    frame = spark.createDataFrame(
+        pa.table({"row": np.arange(len(users)), USER_ID: users.astype(np.int32), MOVIE_ID: items.astype(np.int32)}).to_pandas()
+    )
+    scored = model.transform(frame).select("row", "prediction").toPandas()
+    predictions = np.full(len(users), np.nan, dtype=np.float64)
+    predictions[scored["row"].to_numpy()] = scored["prediction"].to_numpy()
+    return predictions
