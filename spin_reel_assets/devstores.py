@@ -23,6 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 MONGO_HOST = "127.0.0.1"
 MONGO_PORT = int(os.environ.get("SPIN_REEL_EMBEDDED_MONGO_PORT", "27018"))
 POSTGRES_PORT = 5432
@@ -57,6 +60,15 @@ def ensure_postgres() -> str:
         )
         wait_for_port("127.0.0.1", POSTGRES_PORT, 30, "PostgreSQL")
     return f"postgresql://postgres@127.0.0.1:{POSTGRES_PORT}/postgres"
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` when it does not exist (connecting to ``postgres`` on that server)."""
+    head, _, name = url.rpartition("/")
+    name = name.split("?")[0]
+    with psycopg.connect(f"{head}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _mongo_binary() -> str:
@@ -129,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "start":
-            pg = os.environ.get("SPIN_REEL_POSTGRES_URL") or ensure_postgres()
+            pg = os.environ.get("SPIN_REEL_POSTGRES_URL")
+            if not pg:
+                pg = ensure_postgres().rpartition("/")[0] + "/spin_reel"
+            ensure_database(pg)
             mongo = os.environ.get("SPIN_REEL_MONGO_URI") or start_mongo()[0]
-            print(f"PostgreSQL: {pg.split('@')[-1]}\nMongoDB: {mongo}")
+            print(f"PostgreSQL: {pg.split('@')[-1]}\nMongoDB: {mongo.split('@')[-1]}")
         else:
             print("stopped" if stop_mongo() else "no embedded MongoDB server was running")
-    except (RuntimeError, subprocess.CalledProcessError) as error:
+    except (RuntimeError, OSError, psycopg.Error, subprocess.CalledProcessError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -50,6 +50,15 @@ class InputFilesResource(dg.ConfigurableResource):
         return find_input(self.data_dir, kind)
 
 
+class ArtifactsResource(dg.ConfigurableResource):
+    """The artifacts directory (``SPIN_REEL_ARTIFACTS_DIR``): models, Parquet files and Spark checkpoints."""
+
+    base_dir: str
+
+    def path(self, *parts: str) -> str:
+        return str(Path(self.base_dir, *parts))
+
+
 class PostgresResource(dg.ConfigurableResource):
     """PostgreSQL holding the ratings (and the movie facts the web app joins). Connects only when asked."""
 

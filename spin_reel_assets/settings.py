@@ -17,6 +17,7 @@ from spin_reel_assets.io_managers.parquet import ParquetBundleIOManager, Parquet
 from spin_reel_assets.io_managers.postgres import PostgresTableIOManager
 from spin_reel_assets.resources import (
     BUNDLED_SAMPLE,
+    ArtifactsResource,
     InputFilesResource,
     MongoResource,
     PostgresResource,
@@ -44,25 +45,36 @@ def setting(name: str):
     return dg.EnvVar(name) if name in os.environ else DEFAULTS[name]
 
 
-def artifacts_dir() -> str:
-    return os.environ.get("SPIN_REEL_ARTIFACTS_DIR", DEFAULT_ARTIFACTS_DIR)
-
-
 def build_resources() -> dict:
-    postgres = PostgresResource(url=setting("SPIN_REEL_POSTGRES_URL"))
-    mongo = MongoResource(uri=setting("SPIN_REEL_MONGO_URI"), database=setting("SPIN_REEL_MONGO_DB"))
-    artifacts = setting("SPIN_REEL_ARTIFACTS_DIR")
-    pyspark = PySparkResource(spark_config=spark_config_from_env())
+    """Resources bound to the environment (EnvVar where set, embedded defaults otherwise)."""
     overrides = {field: dg.EnvVar(var) for field, var in FILE_OVERRIDES.items() if var in os.environ}
+    return bind_resources(
+        postgres_url=setting("SPIN_REEL_POSTGRES_URL"),
+        mongo_uri=setting("SPIN_REEL_MONGO_URI"),
+        mongo_db=setting("SPIN_REEL_MONGO_DB"),
+        data_dir=setting("SPIN_REEL_DATA_DIR"),
+        artifacts_dir=setting("SPIN_REEL_ARTIFACTS_DIR"),
+        spark_config=spark_config_from_env(),
+        file_overrides=overrides,
+    )
+
+
+def bind_resources(postgres_url, mongo_uri, mongo_db, data_dir, artifacts_dir, spark_config: dict,
+                   file_overrides: dict | None = None) -> dict:
+    """Every resource and IO manager of the code location, for the given settings."""
+    postgres = PostgresResource(url=postgres_url)
+    mongo = MongoResource(uri=mongo_uri, database=mongo_db)
+    pyspark = PySparkResource(spark_config=spark_config)
     return {
-        "input_files": InputFilesResource(data_dir=setting("SPIN_REEL_DATA_DIR"), **overrides),
+        "artifacts": ArtifactsResource(base_dir=artifacts_dir),
+        "input_files": InputFilesResource(data_dir=data_dir, **(file_overrides or {})),
         "postgres": postgres,
         "mongo": mongo,
         "pyspark": pyspark,
-        "parquet_io_manager": ParquetIOManagerFactory(base_path=artifacts),
-        "parquet_bundle_io_manager": ParquetBundleIOManager(base_path=artifacts),
-        "spark_model_io_manager": SparkModelIOManager(base_dir=artifacts, pyspark=pyspark),
-        "faiss_io_manager": FaissIndexIOManager(base_dir=artifacts),
+        "parquet_io_manager": ParquetIOManagerFactory(base_path=artifacts_dir),
+        "parquet_bundle_io_manager": ParquetBundleIOManager(base_path=artifacts_dir),
+        "spark_model_io_manager": SparkModelIOManager(base_dir=artifacts_dir, pyspark=pyspark),
+        "faiss_io_manager": FaissIndexIOManager(base_dir=artifacts_dir),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
         "mongo_io_manager": MongoCollectionIOManager(mongo=mongo),
     }

@@ -61,3 +61,53 @@ def mongo_db(mongo_uri: str):
     client = pymongo.MongoClient(mongo_uri)
     client.drop_database(name)
     client.close()
+
+
+def spark_config() -> dict:
+    from spin_reel_assets.resources import spark_config_from_env
+
+    # Small shuffles and driver memory: the test machine has 2 cores shared with the stores.
+    return {**spark_config_from_env(), "spark.sql.shuffle.partitions": "4", "spark.driver.memory": "2g"}
+
+
+def resources_for(postgres_url: str, mongo_uri: str, mongo_db: str, artifacts_dir: Path, data_dir: Path = SAMPLE_DIR, **overrides):
+    from spin_reel_assets.settings import bind_resources
+
+    return bind_resources(postgres_url, mongo_uri, mongo_db, str(data_dir), str(artifacts_dir), spark_config(), overrides)
+
+
+@pytest.fixture(scope="session")
+def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
+    """The whole asset graph with its checks, materialized once on the bundled sample into fresh stores."""
+    import dagster as dg
+
+    from spin_reel_assets.definitions import defs
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    name = f"spin_reel_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    postgres_url = f"{postgres_server_url.rpartition('/')[0]}/{name}"
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    resources = resources_for(postgres_url, mongo_uri, name, artifacts)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks], resources=resources, instance=instance, selection=dg.AssetSelection.all()
+    )
+    yield Pipeline(result, instance, postgres_url, mongo_uri, name, artifacts, resources)
+    pymongo.MongoClient(mongo_uri).drop_database(name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class Pipeline:
+    """What the session materialization left: the run result, its instance and where everything is."""
+
+    def __init__(self, result, instance, postgres_url, mongo_uri, mongo_db, artifacts, resources):
+        self.result, self.instance = result, instance
+        self.postgres_url, self.mongo_uri, self.mongo_db = postgres_url, mongo_uri, mongo_db
+        self.artifacts, self.resources = artifacts, resources
+
+    def metadata(self, asset: str) -> dict:
+        events = self.result.asset_materializations_for_node(asset)
+        return {key: getattr(value, "value", value) for key, value in events[-1].metadata.items()}

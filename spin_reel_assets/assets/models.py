@@ -1,7 +1,6 @@
 """Models: Spark ALS from the PostgreSQL ratings, and a FAISS content index from the MongoDB movies."""
 
 import time
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -11,13 +10,13 @@ from psycopg import sql
 
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
-from spin_reel_assets.resources import PostgresResource
+from spin_reel_assets.resources import ArtifactsResource, PostgresResource
 from spin_reel_assets.schema import RATINGS_TABLE, USER_ID
-from spin_reel_assets.settings import artifacts_dir
 from spin_reel_assets.spark_als import AlsArtifact, AlsParams, read_ratings_jdbc, train_als
 
 from .stores import ratings_table
 
+SPARK_CHECKPOINTS = "spark-checkpoints"
 CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
 
 
@@ -47,7 +46,7 @@ class AlsConfig(dg.Config):
     io_manager_key="spark_model_io_manager",
 )
 def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PySparkResource,
-              postgres: PostgresResource) -> dg.Output[AlsArtifact]:
+              postgres: PostgresResource, artifacts: ArtifactsResource) -> dg.Output[AlsArtifact]:
     """Collaborative filtering: PySpark ALS trained on the PostgreSQL ``ratings`` table, read over JDBC in
     parallel partitions of user_id (bounds from the table's own min/max) with a streaming fetchsize.
     Deterministic (seed), coldStartStrategy "drop", checkpointed. Saved with its parameters by the Spark model
@@ -70,7 +69,7 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PyS
     read_seconds = time.perf_counter() - started
     params = config.params()
     started = time.perf_counter()
-    model = train_als(ratings, params, str(Path(artifacts_dir(), "spark-checkpoints")))
+    model = train_als(ratings, params, artifacts.path(SPARK_CHECKPOINTS))
     train_seconds = time.perf_counter() - started
     ratings.unpersist()
     return dg.Output(

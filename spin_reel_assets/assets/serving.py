@@ -2,7 +2,6 @@
 
 import datetime as dt
 import time
-from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -11,21 +10,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_pyspark import PySparkResource
 
+from spin_reel_assets.assets.models import SPARK_CHECKPOINTS
 from spin_reel_assets.evaluation import evaluate, hybrid_top_k, index_ratings, markdown_table, search_weight
 from spin_reel_assets.io_managers.model_files import ContentIndex
+from spin_reel_assets.resources import ArtifactsResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.metadata import markdown_preview
 from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.split import stratified_split, temporal_split
 from spin_reel_assets.schema import DEFAULT_SEED, DEFAULT_TOP_N, MOVIE_ID, RATED_AT, RATING, USER_ID
-from spin_reel_assets.settings import artifacts_dir
 from spin_reel_assets.spark_als import AlsArtifact, AlsParams, factor_matrix, fit_factor_matrices, predict_pairs
 
 HYBRID_FOLDER = "hybrid"
-
-
-def _checkpoints() -> str:
-    return str(Path(artifacts_dir(), "spark-checkpoints"))
 
 
 def _ratings_in(ratings_table: pa.Table, item_ids: np.ndarray):
@@ -35,9 +31,9 @@ def _ratings_in(ratings_table: pa.Table, item_ids: np.ndarray):
     )
 
 
-def _fit(spark, interactions, params: AlsParams):
+def _fit(spark, interactions, params: AlsParams, checkpoint_dir: str):
     return fit_factor_matrices(spark, interactions.users, interactions.items, interactions.ratings,
-                               interactions.n_users, interactions.n_items, params, _checkpoints())
+                               interactions.n_users, interactions.n_items, params, checkpoint_dir)
 
 
 def _vectors_column(matrix: np.ndarray) -> pa.Array:
@@ -69,7 +65,8 @@ class HybridConfig(dg.Config):
     metadata={"folder": HYBRID_FOLDER},
 )
 def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConfig, pyspark: PySparkResource,
-                           ratings_table: pa.Table, als_model: AlsArtifact, faiss_index: ContentIndex) -> dg.Output[ParquetBundle]:
+                           artifacts: ArtifactsResource, ratings_table: pa.Table, als_model: AlsArtifact,
+                           faiss_index: ContentIndex) -> dg.Output[ParquetBundle]:
     """Hybrid Top-N: ``hybrid/user_recommendations.parquet`` (the top N unseen movies of every user, with the ALS
     and content scores and the rated movie that best explains each pick) and ``hybrid/similar_movies.parquet``
     (the top N neighbours of every movie in the collection), plus the item vectors the web app's cold-start page
@@ -81,10 +78,11 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     content_vectors = np.ascontiguousarray(faiss_index.vectors()[order])
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
+    checkpoints = artifacts.path(SPARK_CHECKPOINTS)
     started = time.perf_counter()
     if config.weight is None:
         is_valid = stratified_split(interactions.users, config.validation_fraction, config.seed)
-        fit_users, fit_items, _ = _fit(pyspark.spark_session, interactions.subset(~is_valid), als_model.params)
+        fit_users, fit_items, _ = _fit(pyspark.spark_session, interactions.subset(~is_valid), als_model.params, checkpoints)
         weight, grid = search_weight(interactions.matrix(~is_valid), interactions.matrix(is_valid), fit_users, fit_items,
                                      content_vectors, max_users=config.validation_users, seed=config.seed)
     else:
@@ -165,7 +163,8 @@ COVERAGE_CHECK = dg.AssetCheckSpec("hybrid_coverage_not_below_als", asset="recom
     check_specs=[NDCG_CHECK, COVERAGE_CHECK],
 )
 def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: PySparkResource,
-                           ratings_table: pa.Table, als_model: AlsArtifact, faiss_index: ContentIndex):
+                           artifacts: ArtifactsResource, ratings_table: pa.Table, als_model: AlsArtifact,
+                           faiss_index: ContentIndex):
     """Offline evaluation on a held-out split (per-user stratified random 75/25 with seed 42, the Microsoft
     Recommenders protocol; per-user temporal selectable): Precision@10, Recall@10, nDCG@10, MAP@10 and catalogue
     coverage of popularity, ALS alone, content alone and the hybrid, all trained on the train part only (the blend
@@ -181,18 +180,19 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     train, test = interactions.subset(~is_test), interactions.subset(is_test)
     spark = pyspark.spark_session
     params = als_model.params
+    checkpoints = artifacts.path(SPARK_CHECKPOINTS)
 
     started = time.perf_counter()
     is_valid = stratified_split(train.users, config.validation_fraction, config.seed + 1)
-    fit_users, fit_items, _ = _fit(spark, train.subset(~is_valid), params)
+    fit_users, fit_items, _ = _fit(spark, train.subset(~is_valid), params, checkpoints)
     weight, _ = search_weight(train.matrix(~is_valid), train.matrix(is_valid), fit_users, fit_items, content_vectors,
                               k=config.k, seed=config.seed)
-    user_factors, item_factors, _ = _fit(spark, train, params)
+    user_factors, item_factors, _ = _fit(spark, train, params, checkpoints)
     report = evaluate(train.matrix(), test.matrix(), user_factors, item_factors, content_vectors, weight, config.k)
 
     # Explicit ALS as the rating model: its RMSE is meaningful, and its ranking shows why it is not the default.
     explicit = AlsParams(rank=10, max_iter=15, reg_param=0.1, implicit_prefs=False, seed=params.seed)
-    explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit)
+    explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit, checkpoints)
     predicted = predict_pairs(explicit_model, test.users, test.items)
     test_users = np.flatnonzero(np.diff(test.matrix().indptr) > 0)
     explicit_top = hybrid_top_k(train.matrix(), explicit_users, explicit_items, content_vectors, 1.0, config.k, test_users)

@@ -53,7 +53,8 @@ NOT_A_NUMBER = "not a number"
 TRUNCATED = "truncated row: file ends inside a quoted field"
 
 _TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
-_TRAILING_ARTICLE = re.compile(r"^(.*), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las)$")
+# "City of Lost Children, The (Cité des enfants perdus, La)": the article may precede an alternate title.
+_TRAILING_ARTICLE = re.compile(r"^(.*?), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las)( \(.*\))?$")
 
 
 def read_tmdb(path: Path) -> RawRows:
@@ -247,7 +248,7 @@ def split_movielens_title(title: str) -> tuple[str, int | None]:
     article = _TRAILING_ARTICLE.match(title)
     if article:
         joiner = "" if article.group(2).endswith("'") else " "
-        title = f"{article.group(2)}{joiner}{article.group(1)}"
+        title = f"{article.group(2)}{joiner}{article.group(1)}{article.group(3) or ''}"
     return title.strip(), year
 
 

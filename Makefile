@@ -1,0 +1,50 @@
+# Spin The Reel: `make demo` and `make test` are the two commands of the README quick start.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STATE := .state
+export DAGSTER_HOME ?= $(CURDIR)/$(STATE)/dagster_home
+export SPIN_REEL_ARTIFACTS_DIR ?= $(CURDIR)/artifacts
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
+APT_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java postgresql
+TEST_APT_PACKAGES := chromium wrk docker-compose
+
+.PHONY: demo test venv provision provision-test stores stop-stores materialize rebuild web bench bench-ingest bench-web bench-scale clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Installs the system packages that are missing (Debian/Ubuntu; as root or with sudo).
+provision:
+	@bash scripts/provision.sh $(APT_PACKAGES)
+
+provision-test:
+	@bash scripts/provision.sh $(APT_PACKAGES) $(TEST_APT_PACKAGES)
+
+stores: venv
+	@mkdir -p $(DAGSTER_HOME)
+	@$(PY) -m spin_reel_assets.devstores start
+
+stop-stores:
+	@$(PY) -m spin_reel_assets.devstores stop
+
+materialize: provision stores
+	$(VENV)/bin/dagster asset materialize -m spin_reel_assets.definitions --select '*'
+
+demo: provision stores materialize
+	@bash scripts/serve.sh
+
+test: provision-test venv
+	$(PY) -m pytest -q
+
+web: venv
+	$(VENV)/bin/gunicorn -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()'
+
+clean:
+	rm -rf $(STATE) artifacts test-artifacts

@@ -1,0 +1,87 @@
+"""The whole asset graph materialized on the bundled sample into real stores (see the ``materialized`` fixture)."""
+
+import json
+
+import numpy as np
+import psycopg
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pymongo
+
+
+def test_every_asset_and_check_succeeds(materialized):
+    assert materialized.result.success
+    keys = {event.asset_key.to_user_string() for event in materialized.result.get_asset_materialization_events()}
+    assert keys == {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
+                    "faiss_index", "hybrid_recommendations", "recommendation_quality"}
+    checks = {e.check_name: e.passed for e in materialized.result.get_asset_check_evaluations()}
+    assert checks["every_user_has_top_n"] and checks["no_rated_movie_recommended"] and checks["ids_exist_in_collection"]
+
+
+def test_ratings_reach_postgres_with_exact_counts(materialized):
+    clean = materialized.metadata("clean_ratings")
+    assert clean["rows_in"] == 100_836 and clean["rows_out"] == 100_822
+    assert clean["quarantine: movie has no tmdb id"] == 13
+    assert clean["quarantine: duplicate (user, movie): older rating"] == 1
+    quarantine = pq.read_table(materialized.artifacts / "clean_ratings.quarantine.parquet")
+    assert quarantine.num_rows == 14
+    with psycopg.connect(materialized.postgres_url) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT user_id) FROM ratings").fetchone() == (100_822, 610)
+        assert conn.execute("SELECT rating FROM ratings WHERE user_id = %s AND tmdb_id = %s", (1, 862)).fetchone() == (4.0,)
+        assert conn.execute("SELECT count(*) FROM movies").fetchone() == (13_830,)
+
+
+def test_movies_reach_mongodb_as_typed_documents(materialized):
+    client = pymongo.MongoClient(materialized.mongo_uri)
+    movies = client[materialized.mongo_db]["movies"]
+    assert movies.count_documents({}) == 13_830
+    toy_story = movies.find_one({"_id": 862})
+    assert toy_story["title"] == "Toy Story" and "Animation" in toy_story["genres"]
+    assert toy_story["release_date"].year == 1995 and toy_story["movielens_ids"] == [1]
+    assert [d["_id"] for d in movies.find({"title_lower": {"$regex": "^toy story"}}, {"_id": 1}).sort("_id")] == [862, 863, 10193, 213121, 256835, 301528]
+    client.close()
+
+
+def test_hybrid_files_hold_every_user_and_movie(materialized):
+    folder = materialized.artifacts / "hybrid"
+    recs = pq.read_table(folder / "user_recommendations.parquet")
+    similar = pq.read_table(folder / "similar_movies.parquet")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert recs.column_names == ["user_id", "rank", "tmdb_id", "score", "als_score", "content_score", "because_tmdb_id"]
+    assert similar.column_names == ["tmdb_id", "rank", "similar_tmdb_id", "score", "content_score", "als_score"]
+    top_n = manifest["top_n"]
+    users, counts = np.unique(recs.column("user_id").to_numpy(), return_counts=True)
+    assert len(users) == 610 and (counts == top_n).all()
+    assert recs.column("because_tmdb_id").null_count == 0
+    movies, counts = np.unique(similar.column("tmdb_id").to_numpy(), return_counts=True)
+    assert len(movies) == 13_830 and (counts == top_n).all()
+    assert not (similar.column("tmdb_id").to_numpy() == similar.column("similar_tmdb_id").to_numpy()).any()
+    # movies nobody rated have neighbours, from content alone
+    hybrid = materialized.metadata("hybrid_recommendations")
+    assert hybrid["movies_without_ratings"] > 4_000
+    embeddings = pq.read_table(folder / "item_embeddings.parquet")
+    cold = embeddings.filter(pc.is_null(embeddings.column("als"))).column("tmdb_id").to_numpy()
+    assert len(cold) == hybrid["movies_without_ratings"]
+    assert np.isin(cold, movies).all()
+    assert 0.0 <= manifest["weight"] <= 1.0 and hybrid["als_weight"] == manifest["weight"]
+
+
+def test_rated_movies_are_never_recommended_back(materialized):
+    recs = pq.read_table(materialized.artifacts / "hybrid" / "user_recommendations.parquet")
+    with psycopg.connect(materialized.postgres_url) as conn:
+        rated = set(conn.execute("SELECT user_id, tmdb_id FROM ratings").fetchall())
+    pairs = set(zip(recs.column("user_id").to_pylist(), recs.column("tmdb_id").to_pylist()))
+    assert not pairs & rated
+    because = set(zip(recs.column("user_id").to_pylist(), recs.column("because_tmdb_id").to_pylist()))
+    assert because <= rated  # the explanation is always a movie the user rated
+
+
+def test_quality_report_compares_four_recommenders(materialized):
+    quality = materialized.metadata("recommendation_quality")
+    for name in ("popularity", "als", "content", "hybrid"):
+        for metric in ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage"):
+            assert 0.0 <= quality[f"{name}/{metric}"] <= 1.0
+    assert "| hybrid |" in quality["report"]
+    assert 0.5 < quality["rating_model_rmse"] < 1.5
+    # the personalised models beat the popularity baseline on held-out ratings
+    assert quality["als/ndcg@10"] > quality["popularity/ndcg@10"]

@@ -1,0 +1,188 @@
+"""IO managers and their store writes against real PostgreSQL and the MongoDB-wire server."""
+
+import datetime as dt
+import threading
+
+import dagster as dg
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pymongo
+import pytest
+
+from spin_reel_assets.cleaning.quarantine import Cleaned, Quarantine
+from spin_reel_assets.io_managers.mongo import MongoCollectionIOManager, read_collection, replace_collection
+from spin_reel_assets.io_managers.parquet import ParquetIOManagerFactory
+from spin_reel_assets.io_managers.postgres import PostgresTableIOManager, read_table, replace_table
+from spin_reel_assets.resources import MongoResource, PostgresResource
+from spin_reel_assets.schema import MOVIES_COLLECTION, MOVIES_TABLE, RATINGS_TABLE
+
+
+def ratings(n: int, seed: int = 0, rating_offset: float = 0.0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(1, n // 10 + 1), 10)[:n]
+    movies = np.tile(np.arange(1, 11), n // 10 + 1)[:n] * 100
+    return pa.table({
+        "user_id": pa.array(users, pa.int32()),
+        "tmdb_id": pa.array(movies, pa.int32()),
+        "rating": pa.array(np.clip(rng.integers(1, 11, n) / 2 + rating_offset, 0.5, 5.0), pa.float32()),
+        "rated_at": pa.array(rng.integers(0, 1_600_000_000, n).astype("datetime64[s]")).cast(pa.timestamp("s", tz="UTC")),
+    })
+
+
+def table_state(conn) -> tuple:
+    count, total = conn.execute("SELECT count(*), sum(rating) FROM ratings").fetchone()
+    indexes = sorted(r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'ratings'"))
+    return count, total, indexes
+
+
+def test_postgres_round_trip_and_idempotent_reload(postgres_url):
+    data = ratings(5_000)
+    with psycopg.connect(postgres_url) as conn:
+        stats = replace_table(conn, RATINGS_TABLE, data)
+        assert stats["rows"] == 5_000
+        first = table_state(conn)
+        assert first[2] == ["ratings_pkey", "ratings_tmdb_id_idx"]
+        back = read_table(conn, RATINGS_TABLE)
+        assert back.num_rows == 5_000
+        assert back.sort_by([("user_id", "ascending"), ("tmdb_id", "ascending")]).column("rating").to_pylist() == \
+            data.sort_by([("user_id", "ascending"), ("tmdb_id", "ascending")]).column("rating").to_pylist()
+        replace_table(conn, RATINGS_TABLE, data)
+        assert table_state(conn) == first  # the same data twice gives the same table
+        key = conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = 'ratings'::regclass AND i.indisprimary ORDER BY a.attname").fetchall()
+        assert [k[0] for k in key] == ["tmdb_id", "user_id"]
+
+
+@pytest.mark.parametrize("breakage", ["null in the middle of the COPY", "duplicate key found when indexing"])
+def test_a_load_broken_half_way_leaves_the_previous_table_intact(postgres_url, breakage):
+    with psycopg.connect(postgres_url) as conn:
+        replace_table(conn, RATINGS_TABLE, ratings(20_000))
+        before = table_state(conn)
+        bad = ratings(20_000, seed=1, rating_offset=0.5)
+        if breakage.startswith("null"):
+            column = bad.column("rating").to_pylist()
+            column[10_000] = None
+            bad = bad.set_column(2, "rating", pa.array(column, pa.float32()))
+        else:
+            bad = pa.concat_tables([bad, bad.slice(15_000, 1)])
+        with pytest.raises(psycopg.Error):
+            replace_table(conn, RATINGS_TABLE, bad)
+        assert table_state(conn) == before
+        assert conn.execute("SELECT to_regclass('ratings__staging')").fetchone()[0] is None
+
+
+def test_readers_see_the_old_table_until_the_swap_commits(postgres_url):
+    with psycopg.connect(postgres_url) as conn:
+        replace_table(conn, RATINGS_TABLE, ratings(1_000))
+    counts, stop = [], threading.Event()
+
+    def read_while_loading():
+        with psycopg.connect(postgres_url, autocommit=True) as reader:
+            while not stop.is_set():
+                counts.append(reader.execute("SELECT count(*) FROM ratings").fetchone()[0])
+
+    thread = threading.Thread(target=read_while_loading)
+    thread.start()
+    try:
+        with psycopg.connect(postgres_url) as conn:
+            replace_table(conn, RATINGS_TABLE, ratings(200_000))
+    finally:
+        stop.set()
+        thread.join()
+    assert counts and set(counts) <= {1_000, 200_000}  # never a half-loaded table
+
+
+def test_postgres_arrays_are_real_arrays(postgres_url):
+    movies = pa.table({"tmdb_id": [862, 603], "title": ["Toy Story", 'Quote " and \\ slash'], "year": pa.array([1995, None], pa.int32()),
+                       "genres": [["Animation", "Family"], []], "runtime": pa.array([81, None], pa.int32())})
+    with psycopg.connect(postgres_url) as conn:
+        replace_table(conn, MOVIES_TABLE, movies)
+        assert conn.execute("SELECT genres FROM movies WHERE %s = ANY(genres)", ("Animation",)).fetchall() == [(["Animation", "Family"],)]
+        assert read_table(conn, MOVIES_TABLE).to_pylist() == movies.sort_by("tmdb_id").to_pylist()
+
+
+def documents(n: int, title_prefix: str = "Movie") -> pa.Table:
+    return pa.table({
+        "_id": pa.array(np.arange(1, n + 1), pa.int64()),
+        "title": [f"{title_prefix} {i}" for i in range(1, n + 1)],
+        "title_lower": [f"{title_prefix.lower()} {i}" for i in range(1, n + 1)],
+        "genres": [["Drama", "Comedy"] if i % 2 else [] for i in range(n)],
+        "release_date": pa.array([dt.date(2000, 1, 1 + i % 28) for i in range(n)], pa.date32()),
+        "popularity": pa.array(np.linspace(0, 1, n)),
+        "vote_count": pa.array(np.arange(n), pa.int64()), "year": pa.array([2000] * n, pa.int32()),
+        "movielens_ids": [[i] for i in range(n)],
+    })
+
+
+def test_mongo_round_trip_indexes_and_prefix_search(mongo_uri, mongo_db):
+    client = pymongo.MongoClient(mongo_uri, tz_aware=True)
+    database = client[mongo_db]
+    replace_collection(database, MOVIES_COLLECTION, documents(12_000), batch_size=5_000)
+    movies = database[MOVIES_COLLECTION.name]
+    assert movies.count_documents({}) == 12_000
+    second = movies.find_one({"_id": 2})
+    assert second["genres"] == ["Drama", "Comedy"] and second["release_date"] == dt.datetime(2000, 1, 2, tzinfo=dt.timezone.utc)
+    keys = {tuple(spec["key"]) for spec in movies.index_information().values()}
+    for index in MOVIES_COLLECTION.indexes:
+        assert tuple(index) in keys
+    assert [d["_id"] for d in movies.find({"title_lower": {"$regex": "^movie 1199"}}).sort("_id")] == [1199, 11990, 11991, 11992, 11993, 11994, 11995, 11996, 11997, 11998, 11999]
+    back = read_collection(database, MOVIES_COLLECTION, ["_id", "genres"])
+    assert back.num_rows == 12_000 and back.column("genres").to_pylist()[:2] == [[], ["Drama", "Comedy"]]
+    # rewriting replaces the whole collection (no leftovers) and leaves no temporary collection behind
+    replace_collection(database, MOVIES_COLLECTION, documents(10, "Film"))
+    assert movies.count_documents({}) == 10 and movies.find_one({"_id": 1})["title"] == "Film 1"
+    assert [name for name in database.list_collection_names() if "staging" in name] == []
+    client.close()
+
+
+def test_a_failed_mongo_write_keeps_the_old_collection(mongo_uri, mongo_db):
+    client = pymongo.MongoClient(mongo_uri)
+    database = client[mongo_db]
+    replace_collection(database, MOVIES_COLLECTION, documents(100))
+    broken = pa.concat_tables([documents(50), documents(50)])  # duplicate _id: the write fails
+    with pytest.raises(Exception):
+        replace_collection(database, MOVIES_COLLECTION, broken)
+    assert database[MOVIES_COLLECTION.name].count_documents({}) == 100
+    assert [name for name in database.list_collection_names() if "staging" in name] == []
+    client.close()
+
+
+def test_io_managers_write_and_load_through_dagster(tmp_path, postgres_url, mongo_uri, mongo_db):
+    """Each IO manager loads what it wrote: downstream assets read from the store, not from memory."""
+    postgres = PostgresResource(url=postgres_url)
+    mongo = MongoResource(uri=mongo_uri, database=mongo_db)
+
+    @dg.asset(io_manager_key="parquet")
+    def cleaned() -> Cleaned:
+        quarantine = Quarantine()
+        quarantine.add(7, "rating", "out of range", "1,2,9,3")
+        return Cleaned(ratings(100), quarantine.table())
+
+    @dg.asset(io_manager_key="pg", metadata={"table": "ratings"})
+    def table(cleaned: pa.Table) -> pa.Table:
+        return cleaned
+
+    @dg.asset(io_manager_key="mongo", metadata={"collection": "movies"})
+    def collection() -> pa.Table:
+        return documents(30)
+
+    seen = {}
+
+    @dg.asset
+    def reader(table: pa.Table, collection: pa.Table) -> None:
+        seen["rows"], seen["documents"] = table.num_rows, collection.num_rows
+
+    result = dg.materialize(
+        [cleaned, table, collection, reader],
+        resources={"parquet": ParquetIOManagerFactory(base_path=str(tmp_path)),
+                   "pg": PostgresTableIOManager(postgres=postgres), "mongo": MongoCollectionIOManager(mongo=mongo)},
+    )
+    assert result.success
+    assert seen == {"rows": 100, "documents": 30}
+    assert (tmp_path / "cleaned.parquet").exists()
+    quarantine = pa.parquet.read_table(tmp_path / "cleaned.quarantine.parquet")
+    assert quarantine.to_pylist() == [{"line": 7, "field": "rating", "reason": "out of range", "raw": "1,2,9,3"}]
+    metadata = result.asset_materializations_for_node("table")[0].metadata
+    assert metadata["rows"].value == 100 and "***" not in metadata["database"].value
