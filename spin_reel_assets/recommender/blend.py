@@ -24,9 +24,10 @@ def row_bounds(scores: np.ndarray) -> Bounds:
     Bounds of item blocks combine with ``np.minimum`` / ``np.maximum``, which lets a caller scale rows too wide to
     hold in memory: one pass over the blocks for the bounds, a second to scale.
     """
-    finite = np.isfinite(scores)
-    lo = np.min(np.where(finite, scores, np.inf), axis=-1, keepdims=True, initial=np.inf)
-    hi = np.max(np.where(finite, scores, -np.inf), axis=-1, keepdims=True, initial=-np.inf)
+    # fmin/fmax skip NaN, so NaN out the infinities; this is faster than a masked min/max (``where=``).
+    finite_or_nan = np.where(np.isfinite(scores), scores, np.nan)
+    lo = np.fmin.reduce(finite_or_nan, axis=-1, keepdims=True, initial=np.inf)
+    hi = np.fmax.reduce(finite_or_nan, axis=-1, keepdims=True, initial=-np.inf)
     return lo, hi
 
 
@@ -40,10 +41,13 @@ def normalize_rows(scores: np.ndarray, bounds: Bounds | None = None) -> np.ndarr
     scores = scores.astype(np.result_type(scores.dtype, np.float32), copy=False)
     lo, hi = row_bounds(scores) if bounds is None else bounds
     span = hi - lo
+    # In place over the block: these rows can be a thousand users by thousands of items.
     with np.errstate(invalid="ignore"):
-        scaled = (scores - lo) / np.where(span > 0, span, 1)
-    missing = np.where(np.isneginf(scores), -np.inf, 0).astype(scaled.dtype)
-    return np.where(np.isfinite(scores), scaled, missing)
+        scaled = scores - lo
+        scaled /= np.where(span > 0, span, 1)
+    np.copyto(scaled, 0, where=~np.isfinite(scores))
+    np.copyto(scaled, -np.inf, where=np.isneginf(scores))
+    return scaled
 
 
 def blend(
@@ -59,14 +63,12 @@ def blend(
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight}")
-    als_scaled = normalize_rows(als, als_bounds)
-    content_scaled = normalize_rows(content, content_bounds)
-    excluded = np.isneginf(als_scaled) | np.isneginf(content_scaled)
-    # Zero the excluded entries first: 0 * -inf would be NaN when a weight is 0.
-    als_scaled[excluded] = 0
-    content_scaled[excluded] = 0
-    blended = weight * als_scaled + (1 - weight) * content_scaled
-    blended[excluded] = -np.inf
+    blended = normalize_rows(als, als_bounds)
+    with np.errstate(invalid="ignore"):
+        blended *= weight
+        blended += (1 - weight) * normalize_rows(content, content_bounds)
+    # Scaled values are never NaN, so a NaN here is a zero weight times an excluded -inf: excluded it stays.
+    np.copyto(blended, -np.inf, where=np.isnan(blended))
     return blended
 
 

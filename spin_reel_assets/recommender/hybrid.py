@@ -1,0 +1,426 @@
+"""Hybrid Top-N lists: ALS and content signals blended for every user, every item and a cold-start visitor.
+
+Signals per (user or item, candidate item):
+* ALS — the dot product of latent factors (cosine between item factors for item-to-item). Items nobody rated have
+  no factors (NaN rows of ``item_factors``); their ALS score is NaN, which ``blend`` scales to the bottom, so such
+  items still rank on content alone.
+* content — the cosine between L2-normalized content vectors (a user's side is a content profile).
+
+Everything is vectorized over blocks of users or items, so memory is bounded by the block sizes, never by the
+number of users or items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import partial
+
+import faiss
+import numpy as np
+import scipy.sparse as sp
+
+from spin_reel_assets.schema import DEFAULT_TOP_N
+
+from .blend import Bounds, blend, row_bounds
+from .content import l2_normalize, search
+
+
+def content_profiles(rated: sp.csr_matrix, content_vectors: np.ndarray) -> np.ndarray:
+    """Users' content profiles (n_users × d, float32, L2-normalized; zero for users who rated nothing).
+
+    A profile is the weighted sum of the content vectors of the user's rated items, weighted by how far each
+    rating is above the user's mean (below-mean movies do not pull), uniformly when all ratings are equal.
+    """
+    rated = sp.csr_matrix(rated)
+    weights = sp.csr_matrix((_profile_weights(rated), rated.indices, rated.indptr), shape=rated.shape)
+    return l2_normalize(weights @ np.asarray(content_vectors, dtype=np.float32))
+
+
+def recommend_users(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    profiles: np.ndarray,
+    content_vectors: np.ndarray,
+    seen: sp.csr_matrix,
+    weight: float,
+    n: int = DEFAULT_TOP_N,
+    block_size: int = 1024,
+    item_block_size: int = 8192,
+) -> dict[str, np.ndarray]:
+    """Every user's top-n unseen items by the blend of ALS (U·Vᵀ) and content (profile·c) scores.
+
+    Returns flat arrays ``user``, ``rank`` (1..n), ``item``, ``score`` (the blend), ``als_score`` (NaN for items
+    without factors) and ``content_score``, grouped by user then rank. A user with fewer than n unseen items gets
+    fewer rows.
+
+    Users are scored ``block_size`` at a time against ``item_block_size`` items at a time. As ``blend`` scales
+    each user's row by its min and max over all unseen items, a catalogue wider than one item block is scored
+    twice: a first pass for the row bounds, a second to blend and keep a running top-n. Peak memory is about
+    30 bytes × ``block_size`` × ``item_block_size`` (250 MB at the defaults).
+    """
+    user_factors = np.asarray(user_factors, dtype=np.float32)
+    item_factors = np.asarray(item_factors, dtype=np.float32)
+    profiles = np.asarray(profiles, dtype=np.float32)
+    content_vectors = np.asarray(content_vectors, dtype=np.float32)
+    seen = sp.csr_matrix(seen)
+    n_users, n_items = seen.shape
+    if len(user_factors) != n_users or len(profiles) != n_users:
+        raise ValueError("user_factors, profiles and seen must have one row per user")
+    if len(item_factors) != n_items or len(content_vectors) != n_items:
+        raise ValueError("item_factors, content_vectors and seen must have one row (column) per item")
+    factor_items = np.flatnonzero(~np.isnan(item_factors).any(axis=1))
+
+    parts = []
+    for start in range(0, n_users, block_size):
+        users = slice(start, min(start + block_size, n_users))
+        scored_blocks = partial(
+            _score_item_blocks,
+            user_factors[users], profiles[users], seen[users], item_factors, factor_items, content_vectors,
+            item_block_size,
+        )
+        als_bounds = content_bounds = None
+        if n_items > item_block_size:
+            als_bounds, content_bounds = _combined_bounds(scored_blocks())
+        top = _empty_top(users.stop - users.start)
+        for first_item, als, content in scored_blocks():
+            blended = blend(als, content, weight, als_bounds, content_bounds)
+            top = _merge_top(top, first_item, blended, als, content, n)
+        parts.append(_flatten(np.arange(users.start, users.stop), top))
+    if not parts:
+        return _empty(_USER_KEYS)
+    return {key: np.concatenate([part[key] for part in parts]) for key in _USER_KEYS}
+
+
+def explain(
+    rec_user: np.ndarray,
+    rec_item: np.ndarray,
+    rated: sp.csr_matrix,
+    content_vectors: np.ndarray,
+    block_size: int = 65_536,
+) -> np.ndarray:
+    """For each recommended (user, item) row, the user's rated item closest in content to it ("because you rated
+    X"); -1 when the user rated nothing.
+
+    Only the items that pull the user's content profile are considered (rated above the user's mean, or all when
+    every rating is equal). Users are processed in blocks sorted by rating count, each a batched matmul of padded
+    (user × rated item × d) vectors; ``block_size`` caps the padded (user, item) slots of a block (a single user
+    with more ratings gets a block of its own).
+    """
+    rec_user = np.asarray(rec_user, dtype=np.int64)
+    rec_item = np.asarray(rec_item, dtype=np.int64)
+    rated = sp.csr_matrix(rated)
+    content_vectors = np.asarray(content_vectors, dtype=np.float32)
+    eligible = _profile_weights(rated) > 0
+    n_rated = np.diff(rated.indptr)
+    because = np.full(len(rec_user), -1, dtype=np.int64)
+
+    # The rows of each user, as a run of `by_user`; users who rated nothing keep -1.
+    by_user = np.argsort(rec_user, kind="stable")
+    users, first_row, n_recs = np.unique(rec_user[by_user], return_index=True, return_counts=True)
+    keep = n_rated[users] > 0
+    by_count = np.argsort(n_rated[users[keep]], kind="stable")  # similar counts together: little padding
+    users, first_row, n_recs = users[keep][by_count], first_row[keep][by_count], n_recs[keep][by_count]
+
+    start = 0
+    while start < len(users):
+        window = slice(start, start + block_size)
+        # Padded slots of the blocks [start, stop): users × the widest row so far (counts are ascending).
+        slots = np.arange(1, len(users[window]) + 1) * np.maximum(
+            n_rated[users[window]], np.maximum.accumulate(n_recs[window])
+        )
+        stop = start + max(1, int(np.searchsorted(slots, block_size, side="right")))
+        block = slice(start, stop)
+        rows = _padded_runs(first_row[block], n_recs[block])
+        rated_slots = _padded_runs(rated.indptr[users[block]], n_rated[users[block]])
+        items = rated.indices[rated_slots]
+        sims = np.matmul(
+            content_vectors[rec_item[by_user[rows]]], content_vectors[items].transpose(0, 2, 1)
+        )  # block users × their recommendations × their rated items
+        usable = eligible[rated_slots] & _valid_slots(n_rated[users[block]], rated_slots.shape[1])
+        best = np.where(usable[:, None, :], sims, -np.inf).argmax(axis=2)
+        valid_rows = _valid_slots(n_recs[block], rows.shape[1])
+        because[by_user[rows[valid_rows]]] = np.take_along_axis(items, best, axis=1)[valid_rows]
+        start = stop
+    return because
+
+
+def similar_items(
+    content_vectors: np.ndarray,
+    item_factors: np.ndarray,
+    weight: float,
+    n: int = DEFAULT_TOP_N,
+    content_index: faiss.Index | None = None,
+    candidates: int = 100,
+    block_size: int = 1024,
+) -> dict[str, np.ndarray]:
+    """Every item's top-n other items by the blend of content cosine and ALS item-factor cosine.
+
+    Candidates per item are its content top-``candidates`` (from ``content_index``, or an exact faiss search when
+    None) together with its ALS top-``candidates`` among items with factors; both signals are then computed
+    exactly on the candidates and blended per item. Returns flat arrays ``item``, ``rank``, ``similar``,
+    ``score``, ``content_score`` and ``als_score`` (NaN when either item has no factors), grouped by item then rank.
+    An item without factors gets its neighbours from content alone.
+    """
+    content_vectors = np.ascontiguousarray(content_vectors, dtype=np.float32)
+    unit_factors = l2_normalize(item_factors)  # cosine, so popular items' long factors do not dominate
+    n_items = len(content_vectors)
+    if len(unit_factors) != n_items:
+        raise ValueError("content_vectors and item_factors must have one row per item")
+    if content_index is None:
+        content_index = faiss.IndexFlatIP(content_vectors.shape[1])
+        content_index.add(content_vectors)
+    has_factors = ~np.isnan(unit_factors).any(axis=1)
+    factor_items = np.flatnonzero(has_factors)
+    factor_index = faiss.IndexFlatIP(unit_factors.shape[1])
+    factor_index.add(np.ascontiguousarray(unit_factors[factor_items]))
+    # One extra neighbour, as an item is usually its own nearest.
+    n_content = min(candidates + 1, n_items)
+    n_factor = min(candidates + 1, len(factor_items))
+
+    parts = []
+    for start in range(0, n_items, block_size):
+        items = np.arange(start, min(start + block_size, n_items))
+        _, content_candidates = search(content_index, content_vectors[items], n_content)
+        factor_candidates = np.full((len(items), n_factor), -1, dtype=np.int64)
+        with_factors = has_factors[items]
+        if n_factor:
+            _, found = search(factor_index, unit_factors[items[with_factors]], n_factor)
+            factor_candidates[with_factors] = np.where(found >= 0, factor_items[np.maximum(found, 0)], -1)
+        candidate = np.concatenate([content_candidates, factor_candidates], axis=1)
+        candidate[candidate == items[:, None]] = -1
+        # Sorting each row puts duplicates side by side, and candidates in item order for tie-breaking.
+        candidate.sort(axis=1)
+        candidate[:, 1:][candidate[:, 1:] == candidate[:, :-1]] = -1
+        valid = candidate >= 0
+        safe = np.maximum(candidate, 0)
+        content = _batched_dot(content_vectors[safe], content_vectors[items])
+        als = _batched_dot(unit_factors[safe], unit_factors[items])
+        content[~valid] = -np.inf
+        als[~valid] = -np.inf
+        blended = blend(als, content, weight)
+        cols = _top_sorted(blended, n)
+        parts.append(
+            _flatten(items, {
+                "item": np.take_along_axis(candidate, cols, axis=1),
+                "score": np.take_along_axis(blended, cols, axis=1),
+                "als_score": np.take_along_axis(als, cols, axis=1),
+                "content_score": np.take_along_axis(content, cols, axis=1),
+            })
+        )
+    renamed = {"user": "item", "item": "similar"}
+    if not parts:
+        return _empty([renamed.get(key, key) for key in _USER_KEYS])
+    return {renamed.get(key, key): np.concatenate([part[key] for part in parts]) for key in _USER_KEYS}
+
+
+def recommend_from_liked(
+    liked: np.ndarray,
+    content_vectors: np.ndarray,
+    item_factors: np.ndarray,
+    weight: float,
+    n: int = DEFAULT_TOP_N,
+    regularization: float = 0.1,
+) -> dict[str, np.ndarray]:
+    """Top-n items for a cold-start visitor who liked the items ``liked``, never returning a liked item.
+
+    Content profile: the normalized mean of the liked items' content vectors. ALS: a user factor folded in by
+    regularized least squares on the liked items that have factors, (YᵀY + λI) u = Yᵀ1; with none of them
+    having factors, the ranking is content only. Returns arrays ``item``, ``rank``, ``score``, ``als_score``,
+    ``content_score`` and ``because`` (the liked item closest in content to each recommendation).
+    """
+    liked = np.unique(np.asarray(liked, dtype=np.int64))
+    if len(liked) == 0:
+        raise ValueError("liked is empty: a visitor with no liked items has no profile")
+    content_vectors = np.asarray(content_vectors, dtype=np.float32)
+    item_factors = np.asarray(item_factors, dtype=np.float32)
+    content = content_vectors @ l2_normalize(content_vectors[liked].mean(axis=0))
+    als = np.full(len(content_vectors), np.nan, dtype=np.float32)
+    has_factors = ~np.isnan(item_factors).any(axis=1)
+    known = liked[has_factors[liked]]
+    if len(known):
+        y = item_factors[known].astype(np.float64)
+        user = np.linalg.solve(y.T @ y + regularization * np.eye(y.shape[1]), y.sum(axis=0))
+        als[has_factors] = item_factors[has_factors] @ user
+    content[liked] = -np.inf
+    als[liked] = -np.inf
+    blended = blend(als[None], content[None], weight)
+    cols = _top_sorted(blended, n)[0]
+    cols = cols[blended[0, cols] > -np.inf]
+    closest = np.argmax(content_vectors[cols] @ content_vectors[liked].T, axis=1)
+    return {
+        "item": cols,
+        "rank": np.arange(1, len(cols) + 1),
+        "score": blended[0, cols],
+        "als_score": als[cols],
+        "content_score": content[cols],
+        "because": liked[closest],
+    }
+
+
+def popularity_scores(rated: sp.csr_matrix) -> np.ndarray:
+    """Number of ratings of each item."""
+    rated = sp.csr_matrix(rated)
+    return np.bincount(rated.indices, minlength=rated.shape[1]).astype(np.int64)
+
+
+def recommend_popular(seen: sp.csr_matrix, popularity: np.ndarray, n: int, block_size: int = 4096) -> np.ndarray:
+    """Popularity baseline: each user's n most popular unseen items (n_users × n, -1 padded; ties → lower index)."""
+    seen = sp.csr_matrix(seen)
+    n_users, n_items = seen.shape
+    ranked = np.lexsort((np.arange(n_items), -np.asarray(popularity)))
+    position = np.empty(n_items, dtype=np.int64)
+    position[ranked] = np.arange(n_items)
+    out = np.full((n_users, n), -1, dtype=np.int64)
+    for start in range(0, n_users, block_size):
+        block = seen[start : start + block_size]
+        n_seen = np.diff(block.indptr)
+        # A user's n best unseen items are among the n + |seen| most popular.
+        width = min(n_items, n + int(n_seen.max(initial=0)))
+        seen_position = position[block.indices]
+        in_window = seen_position < width
+        is_seen = np.zeros((block.shape[0], width), dtype=bool)
+        is_seen[np.repeat(np.arange(block.shape[0]), n_seen)[in_window], seen_position[in_window]] = True
+        first_unseen = np.argsort(is_seen, axis=1, kind="stable")[:, :n]  # unseen (False) first, in rank order
+        items = ranked[first_unseen]
+        items[np.take_along_axis(is_seen, first_unseen, axis=1)] = -1
+        out[start : start + block.shape[0], : items.shape[1]] = items
+    return out
+
+
+def to_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n: int) -> np.ndarray:
+    """(n_users × n) item matrix of flat Top-N rows (each user's rows in rank order), -1 padded, for the metrics."""
+    users = np.asarray(users, dtype=np.int64)
+    by_user = np.argsort(users, kind="stable")
+    sorted_users = users[by_user]
+    position = np.arange(len(users)) - np.searchsorted(sorted_users, sorted_users, side="left")
+    keep = position < n
+    out = np.full((n_users, n), -1, dtype=np.int64)
+    out[sorted_users[keep], position[keep]] = np.asarray(items, dtype=np.int64)[by_user][keep]
+    return out
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+_USER_KEYS = ("user", "rank", "item", "score", "als_score", "content_score")
+
+
+def _profile_weights(rated: sp.csr_matrix) -> np.ndarray:
+    """Per stored rating: max(rating - the user's mean, 0), or 1 for all of a user's ratings when all are 0."""
+    n_rated = np.diff(rated.indptr)
+    row = np.repeat(np.arange(rated.shape[0]), n_rated)
+    means = np.bincount(row, weights=rated.data, minlength=rated.shape[0]) / np.maximum(n_rated, 1)
+    weights = np.maximum(rated.data - means[row], 0).astype(np.float32)
+    any_positive = np.bincount(row, weights=weights > 0, minlength=rated.shape[0]) > 0
+    return np.where(any_positive[row], weights, np.float32(1))
+
+
+def _score_item_blocks(
+    user_factors: np.ndarray,
+    profiles: np.ndarray,
+    seen: sp.csr_matrix,
+    item_factors: np.ndarray,
+    factor_items: np.ndarray,
+    content_vectors: np.ndarray,
+    item_block_size: int,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (first item, ALS scores, content scores) per block of items for a block of users; seen → -inf."""
+    seen_row = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    n_items = len(content_vectors)
+    for first in range(0, n_items, item_block_size):
+        last = min(first + item_block_size, n_items)
+        als = np.full((len(user_factors), last - first), np.nan, dtype=np.float32)
+        # Only items with factors are multiplied: in a TMDB-sized catalogue most items have none.
+        with_factors = factor_items[(factor_items >= first) & (factor_items < last)]
+        als[:, with_factors - first] = user_factors @ item_factors[with_factors].T
+        content = profiles @ content_vectors[first:last].T
+        in_block = (seen.indices >= first) & (seen.indices < last)
+        als[seen_row[in_block], seen.indices[in_block] - first] = -np.inf
+        content[seen_row[in_block], seen.indices[in_block] - first] = -np.inf
+        yield first, als, content
+
+
+def _combined_bounds(blocks: Iterable[tuple[int, np.ndarray, np.ndarray]]) -> tuple[Bounds, Bounds]:
+    """Row bounds of the ALS and content scores over all item blocks."""
+    per_block = [(*row_bounds(als), *row_bounds(content)) for _, als, content in blocks]
+    als_lo, als_hi, content_lo, content_hi = zip(*per_block)
+    return (
+        (np.minimum.reduce(als_lo), np.maximum.reduce(als_hi)),
+        (np.minimum.reduce(content_lo), np.maximum.reduce(content_hi)),
+    )
+
+
+def _empty_top(n_rows: int) -> dict[str, np.ndarray]:
+    return {
+        "item": np.full((n_rows, 0), -1, dtype=np.int64),
+        **{key: np.empty((n_rows, 0), dtype=np.float32) for key in ("score", "als_score", "content_score")},
+    }
+
+
+def _merge_top(
+    top: dict[str, np.ndarray], first_item: int, blended: np.ndarray, als: np.ndarray, content: np.ndarray, n: int
+) -> dict[str, np.ndarray]:
+    """The running top-n per row, updated with a block of items starting at ``first_item``."""
+    cols = _top_sorted(blended, n)
+    merged = {
+        "item": np.concatenate([top["item"], cols + first_item], axis=1),
+        "score": np.concatenate([top["score"], np.take_along_axis(blended, cols, axis=1)], axis=1),
+        "als_score": np.concatenate([top["als_score"], np.take_along_axis(als, cols, axis=1)], axis=1),
+        "content_score": np.concatenate([top["content_score"], np.take_along_axis(content, cols, axis=1)], axis=1),
+    }
+    best = _top_sorted(merged["score"], n, ties=merged["item"])
+    return {key: np.take_along_axis(values, best, axis=1) for key, values in merged.items()}
+
+
+def _top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> np.ndarray:
+    """Column indices of each row's n best scores, best first; equal scores ordered by ``ties`` (default column).
+
+    With ``ties`` the row is fully sorted (callers pass narrow rows); otherwise a partition selects the n best,
+    and rows where equal scores straddle the cut take the lowest columns among them, so the result does not
+    depend on how the partition happened to split a tie (nor on item block sizes).
+    """
+    width = scores.shape[1]
+    if ties is not None or n >= width:
+        keys = np.broadcast_to(np.arange(width), scores.shape) if ties is None else ties
+        return np.lexsort((keys, -scores), axis=1)[:, :n]
+    cols = np.argpartition(scores, width - n, axis=1)[:, width - n :]
+    chosen = np.take_along_axis(scores, cols, axis=1)
+    cut = chosen.min(axis=1, keepdims=True)
+    at_cut = scores == cut
+    straddled = at_cut.sum(axis=1) > (chosen == cut).sum(axis=1)
+    if straddled.any():
+        rows, cut_rows, at_cut_rows = scores[straddled], cut[straddled], at_cut[straddled]
+        above = rows > cut_rows
+        room = n - above.sum(axis=1, keepdims=True)
+        keep = above | (at_cut_rows & (np.cumsum(at_cut_rows, axis=1) <= room))
+        cols[straddled] = np.nonzero(keep)[1].reshape(-1, n)
+    order = np.lexsort((cols, -np.take_along_axis(scores, cols, axis=1)), axis=1)
+    return np.take_along_axis(cols, order, axis=1)
+
+
+def _flatten(rows: np.ndarray, top: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Flat (row, rank) arrays of a per-row top-n, dropping excluded (-inf) slots."""
+    valid = top["score"] > -np.inf
+    return {
+        "user": np.broadcast_to(rows.astype(np.int64)[:, None], valid.shape)[valid],
+        "rank": np.broadcast_to(np.arange(1, valid.shape[1] + 1, dtype=np.int64), valid.shape)[valid],
+        **{key: values[valid] for key, values in top.items()},
+    }
+
+
+def _empty(keys: Iterable[str]) -> dict[str, np.ndarray]:
+    return {key: np.empty(0, dtype=np.float32 if "score" in key else np.int64) for key in keys}
+
+
+def _padded_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(len(starts) × max length) positions ``start + j``; slots past a run's end repeat its last position."""
+    offsets = np.arange(int(lengths.max(initial=1)))
+    return starts[:, None] + np.minimum(offsets, np.maximum(lengths, 1)[:, None] - 1)
+
+
+def _valid_slots(lengths: np.ndarray, width: int) -> np.ndarray:
+    return np.arange(width) < lengths[:, None]
+
+
+def _batched_dot(candidates: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Row-wise dot products: (b × w × d) candidates with (b × d) queries → (b × w)."""
+    return np.matmul(candidates, queries[:, :, None])[:, :, 0]

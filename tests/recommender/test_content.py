@@ -1,0 +1,141 @@
+"""Content documents, the content model (fit, embed, pickle) and the nearest-neighbour index."""
+
+from __future__ import annotations
+
+import pickle
+
+import faiss
+import numpy as np
+import pytest
+
+from spin_reel_assets.recommender.content import (
+    build_index,
+    embed,
+    fit_content_model,
+    movie_text,
+    recall_at_k_vs_exact,
+    search,
+)
+
+TOPICS = {
+    "space": "astronaut spaceship galaxy alien planet orbit rocket crew station nebula",
+    "romance": "love wedding kiss heart romance couple paris letter dance bride",
+    "cooking": "chef kitchen recipe restaurant flavor bake dinner spice menu taste",
+    "war": "soldier battle army general trench rifle frontline siege tank regiment",
+}
+
+
+def _corpus(per_topic: int = 12) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    for topic, words in TOPICS.items():
+        vocabulary = words.split()
+        for _ in range(per_topic):
+            texts.append(" ".join(rng.choice(vocabulary, size=6)))
+            labels.append(topic)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    texts, labels = _corpus()
+    model, vectors = fit_content_model(texts, dim=16)
+    return model, vectors, texts, labels
+
+
+def test_movie_text_makes_weighted_whole_tag_tokens():
+    text = movie_text("Alien", "A crew meets a monster.", None, ["Science Fiction", "Horror", " "], ["time travel"])
+    tokens = text.split()
+    assert text.startswith("Alien A crew meets a monster.")
+    assert tokens.count("genre_science_fiction") == 3
+    assert tokens.count("genre_horror") == 3
+    assert tokens.count("kw_time_travel") == 2
+    assert "science" not in tokens and "genre_" not in tokens
+
+
+def test_vectors_are_unit_float32_and_embed_reproduces_them(fitted):
+    model, vectors, texts, _ = fitted
+    assert vectors.dtype == np.float32 and vectors.shape == (len(texts), model.dim)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(embed(model, texts[:5]), vectors[:5], atol=1e-5)
+    # same text, same vector — also after a pickle round trip
+    again = pickle.loads(pickle.dumps(model))
+    assert np.allclose(embed(again, [texts[3], texts[3]]), vectors[[3, 3]], atol=1e-5)
+
+
+def test_similar_texts_are_closer_than_unrelated(fitted):
+    model, vectors, _, labels = fitted
+    labels = np.array(labels)
+    similarity = vectors @ vectors.T
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    different = labels[:, None] != labels[None, :]
+    assert similarity[same].mean() > similarity[different].mean() + 0.3
+    # a new text about space lands among the space movies
+    query = embed(model, ["the alien crew of a rocket in orbit"])[0]
+    assert labels[np.argsort(-(vectors @ query))[:5]].tolist() == ["space"] * 5
+
+
+def test_text_without_known_terms_embeds_to_zero(fitted):
+    model, *_ = fitted
+    vectors = embed(model, ["", "the and of"])
+    assert np.array_equal(vectors, np.zeros_like(vectors))
+
+
+def test_tiny_corpus_gets_fewer_dimensions():
+    # 3 documents: at most 3 - 1 = 2 components whatever dim asks for
+    model, vectors = fit_content_model(["red apple", "green pear", "red pear"], dim=128)
+    assert model.dim == 2 and vectors.shape == (3, 2)
+    with pytest.raises(ValueError):
+        fit_content_model(["lonely document"])
+
+
+def test_svd_sample_is_seeded():
+    texts, _ = _corpus()
+    first = fit_content_model(texts, dim=8, svd_sample=20, seed=1)[1]
+    assert np.allclose(first, fit_content_model(texts, dim=8, svd_sample=20, seed=1)[1])
+
+
+def _clustered(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d))
+    points = centres[rng.integers(clusters, size=n)] + 0.3 * rng.normal(size=(n, d))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_exact_index_up_to_exact_max_then_hnsw():
+    vectors = _clustered(1500, 16, 15)
+    flat = build_index(vectors, exact_max=1500)
+    assert isinstance(flat, faiss.IndexFlatIP) and flat.ntotal == 1500
+    assert recall_at_k_vs_exact(flat, vectors) == 1.0
+    hnsw = build_index(vectors, exact_max=1000, hnsw_m=16, ef_search=64)
+    assert isinstance(hnsw, faiss.IndexHNSWFlat) and hnsw.hnsw.efSearch == 64
+    assert recall_at_k_vs_exact(hnsw, vectors, k=10, sample=300) >= 0.9
+
+
+class _FixedIndex:
+    """An 'index' answering every query with the given rows."""
+
+    def __init__(self, rows: list[int]):
+        self.rows = rows
+
+    def search(self, queries, k):
+        ids = np.tile(np.array(self.rows[:k], dtype=np.int64), (len(queries), 1))
+        return np.zeros(ids.shape, dtype=np.float32), ids
+
+
+def test_recall_counts_tied_rows_as_found():
+    vectors = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    # Rows 0 and 1 are identical, so row 1 is a correct top-1 for queries 0 and 1, not for query 2: 2/3.
+    assert recall_at_k_vs_exact(_FixedIndex([1]), vectors, k=1, sample=3) == pytest.approx(2 / 3)
+    # Row 2 is right only for query 2: 1/3.
+    assert recall_at_k_vs_exact(_FixedIndex([2]), vectors, k=1, sample=3) == pytest.approx(1 / 3)
+
+
+def test_search_in_blocks_pads_missing_neighbours():
+    vectors = np.eye(3, dtype=np.float32)
+    index = build_index(vectors)
+    scores, ids = search(index, vectors, k=4, block_size=2)
+    assert ids.dtype == np.int64 and scores.dtype == np.float32
+    assert ids[:, 0].tolist() == [0, 1, 2] and (ids[:, 3] == -1).all()
+    assert (scores[:, 3] == -np.inf).all() and (scores[:, 0] == 1.0).all()

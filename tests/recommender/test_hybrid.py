@@ -1,0 +1,254 @@
+"""Hybrid Top-N: profiles, per-user lists, explanations, similar items, cold start and the popularity baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from spin_reel_assets.recommender.blend import blend
+from spin_reel_assets.recommender.content import build_index
+from spin_reel_assets.recommender.hybrid import (
+    content_profiles,
+    explain,
+    popularity_scores,
+    recommend_from_liked,
+    recommend_popular,
+    recommend_users,
+    similar_items,
+    to_matrix,
+)
+
+NAN = np.nan
+
+
+def _ratings(rows: list[dict[int, float]], n_items: int) -> sp.csr_matrix:
+    users = [u for u, row in enumerate(rows) for _ in row]
+    items = [i for row in rows for i in row]
+    values = [v for row in rows for v in row.values()]
+    return sp.csr_matrix((values, (users, items)), shape=(len(rows), n_items))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1)
+
+
+# --- content profiles -------------------------------------------------------------------------
+
+
+def test_content_profiles_pull_towards_above_mean_ratings():
+    content = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.8, 0.6]], dtype=np.float32)
+    rated = _ratings(
+        [
+            {0: 5.0, 1: 1.0, 2: 3.0},  # mean 3 → weights 2, 0, 0 → c0
+            {1: 4.0, 2: 4.0},  # all equal → uniform: c1 + c2 = (0.6, 1.8) → / sqrt(3.6)
+            {},  # nothing rated → zero
+            {0: 5.0, 1: 4.5, 2: 1.5, 3: 1.0},  # mean 3 → 2 c0 + 1.5 c1 = (2, 1.5) → / 2.5
+        ],
+        n_items=4,
+    )
+    profiles = content_profiles(rated, content)
+    expected = np.array([[1, 0], [0.6 / 3.6**0.5, 1.8 / 3.6**0.5], [0, 0], [0.8, 0.6]])
+    assert profiles.dtype == np.float32
+    assert np.allclose(profiles, expected, atol=1e-6)
+
+
+# --- recommend_users ----------------------------------------------------------------------------
+
+# 3 users, 5 items; item 4 has no ALS factors (nobody rated it).
+USER_FACTORS = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+ITEM_FACTORS = np.array([[1, 0], [0.5, 0], [0, 1], [0, 0.5], [NAN, NAN]], dtype=np.float32)
+CONTENT = np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0.6, 0.8]], dtype=np.float32)
+PROFILES = np.array([[0.6, 0.8], [1, 0], [0, 0]], dtype=np.float32)
+SEEN = _ratings([{0: 1}, {2: 1, 3: 1}, {}], n_items=5)
+
+# weight 0.4:
+# user 0 (seen 0): als [1, .5, 0, 0, nan] → unseen finite .5, 0, 0 → [-, 1, 0, 0, 0]
+#                  content [.6, .6, .8, .8, 1] → unseen min .6 max 1 → [-, 0, .5, .5, 1]
+#                  → scores item1 .4, item2 .3, item3 .3, item4 .6 → 4, 1, 2, 3 (ties by index)
+# user 1 (seen 2, 3): als [0, 0, -, -, nan] → constant → 0; content [1, 1, -, -, .6] → [1, 1, -, -, 0]
+#                  → item0 .6, item1 .6, item4 0 → 0, 1, 4 (only 3 unseen items)
+# user 2: als [1, .5, 1, .5, nan] → [1, 0, 1, 0, 0]; zero profile → content 0 → 0, 2, then 1, 3 at 0
+EXPECTED_ITEMS = [[4, 1, 2, 3], [0, 1, 4], [0, 2, 1, 3]]
+EXPECTED_SCORES = [[0.6, 0.4, 0.3, 0.3], [0.6, 0.6, 0.0], [0.4, 0.4, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("item_block_size", [8192, 2])
+def test_recommend_users_hand_example(item_block_size):
+    out = recommend_users(
+        USER_FACTORS, ITEM_FACTORS, PROFILES, CONTENT, SEEN, weight=0.4, n=4, block_size=2,
+        item_block_size=item_block_size,
+    )
+    assert set(out) == {"user", "rank", "item", "score", "als_score", "content_score"}
+    assert out["user"].tolist() == [0] * 4 + [1] * 3 + [2] * 4
+    assert out["rank"].tolist() == [1, 2, 3, 4, 1, 2, 3, 1, 2, 3, 4]
+    assert out["item"].tolist() == sum(EXPECTED_ITEMS, [])
+    assert np.allclose(out["score"], sum(EXPECTED_SCORES, []))
+    # raw signals of user 0's list: item 4 has no factors
+    assert np.allclose(out["als_score"][:4], [NAN, 0.5, 0, 0], equal_nan=True)
+    assert np.allclose(out["content_score"][:4], [1.0, 0.6, 0.8, 0.8])
+
+
+def _random_problem(seed: int, n_users: int = 30, n_items: int = 50):
+    rng = np.random.default_rng(seed)
+    user_factors = rng.normal(size=(n_users, 4)).astype(np.float32)
+    item_factors = rng.normal(size=(n_items, 4)).astype(np.float32)
+    item_factors[rng.choice(n_items, size=10, replace=False)] = NAN
+    content = _unit(rng.normal(size=(n_items, 6))).astype(np.float32)
+    profiles = _unit(rng.normal(size=(n_users, 6))).astype(np.float32)
+    seen = sp.random(n_users, n_items, density=0.3, random_state=seed, format="csr")
+    seen.data[:] = 1
+    return user_factors, item_factors, profiles, content, seen
+
+
+def test_recommend_users_matches_brute_force_and_never_returns_seen_items():
+    user_factors, item_factors, profiles, content, seen = _random_problem(1)
+    out = recommend_users(user_factors, item_factors, profiles, content, seen, 0.7, n=10, block_size=7,
+                          item_block_size=9)
+    assert not np.asarray(seen[out["user"], out["item"]]).any()
+
+    # brute force: every full row blended at once
+    mask = seen.toarray() > 0
+    als = user_factors @ np.nan_to_num(item_factors).T
+    als[:, np.isnan(item_factors).any(axis=1)] = NAN
+    scores = blend(np.where(mask, -np.inf, als), np.where(mask, -np.inf, profiles @ content.T), 0.7)
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    assert np.array_equal(to_matrix(out["user"], out["item"], 30, 10), expected)
+    assert np.allclose(out["score"], np.take_along_axis(scores, expected, axis=1).ravel(), atol=1e-5)
+
+
+def test_items_without_factors_are_recommended_from_content():
+    user_factors, item_factors, profiles, content, seen = _random_problem(2)
+    out = recommend_users(user_factors, item_factors, profiles, content, seen, weight=0.0, n=50)
+    no_factors = np.isnan(item_factors).any(axis=1)
+    assert no_factors[out["item"]].any()
+    assert np.isnan(out["als_score"][no_factors[out["item"]]]).all()
+
+
+# --- explain ----------------------------------------------------------------------------------------
+
+
+def test_explain_points_at_the_closest_above_mean_rated_item():
+    content = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.1, 0.995], [0.99, 0.14]], dtype=np.float32)
+    rated = _ratings([{0: 5.0, 1: 1.0, 2: 4.0}, {3: 3.0, 4: 3.0}, {}], n_items=5)
+    # user 0: mean 10/3 → items 0 and 2 pull (item 1, rated 1, does not).
+    #   item 3: c0·c3 = .1, c2·c3 = .06 + .796 = .856 → 2 (c1·c3 = .995 is higher but below the mean)
+    #   item 4: c0·c4 = .99, c2·c4 = .594 + .112 = .706 → 0
+    # user 1: equal ratings → both items count; item 1: c3·c1 = .995, c4·c1 = .14 → 3
+    # user 2: rated nothing → -1
+    rec_user = np.array([1, 0, 2, 0])
+    rec_item = np.array([1, 3, 0, 4])
+    for block_size in (1, 65_536):
+        assert explain(rec_user, rec_item, rated, content, block_size=block_size).tolist() == [3, 2, -1, 0]
+
+
+def test_explain_agrees_with_a_per_row_search_on_random_data():
+    rng = np.random.default_rng(3)
+    content = _unit(rng.normal(size=(40, 5))).astype(np.float32)
+    rated = sp.random(12, 40, density=0.25, random_state=3, format="csr")
+    rated.data = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], size=rated.nnz)
+    rec_user = rng.integers(12, size=60)
+    rec_item = rng.integers(40, size=60)
+    got = explain(rec_user, rec_item, rated, content, block_size=16)
+    for row, (user, item) in enumerate(zip(rec_user, rec_item)):
+        items, ratings = rated[user].indices, rated[user].data
+        if len(items) == 0:
+            assert got[row] == -1
+            continue
+        pulling = items[ratings > ratings.mean()] if (ratings > ratings.mean()).any() else items
+        assert got[row] == pulling[np.argmax(content[pulling] @ content[item])]
+
+
+# --- similar_items ------------------------------------------------------------------------------------
+
+
+def _brute_force_similar(content, item_factors, weight, n):
+    unit_factors = _unit(item_factors)
+    content_scores = content @ content.T
+    als_scores = unit_factors @ unit_factors.T  # NaN rows/columns for items without factors
+    np.fill_diagonal(content_scores, -np.inf)
+    np.fill_diagonal(als_scores, -np.inf)
+    scores = blend(als_scores, content_scores, weight)
+    return np.argsort(-scores, axis=1, kind="stable")[:, :n], scores
+
+
+@pytest.mark.parametrize("with_index", [False, True])
+def test_similar_items_match_brute_force_when_candidates_cover_the_catalogue(with_index):
+    _, item_factors, _, content, _ = _random_problem(4)
+    index = build_index(content) if with_index else None
+    out = similar_items(content, item_factors, 0.6, n=8, content_index=index, candidates=50, block_size=16)
+    assert set(out) == {"item", "rank", "similar", "score", "content_score", "als_score"}
+    expected, scores = _brute_force_similar(content, item_factors, 0.6, 8)
+    assert np.array_equal(to_matrix(out["item"], out["similar"], 50, 8), expected)
+    assert np.allclose(out["score"], np.take_along_axis(scores, expected, axis=1).ravel(), atol=1e-5)
+    no_factors = np.isnan(item_factors).any(axis=1)
+    assert np.isnan(out["als_score"][no_factors[out["item"]] | no_factors[out["similar"]]]).all()
+
+
+def test_similar_items_never_return_the_item_itself():
+    # identical content vectors: the index may return a twin before the item itself
+    content = np.repeat(np.eye(3, dtype=np.float32), 3, axis=0)
+    factors = np.full((9, 2), NAN, dtype=np.float32)
+    out = similar_items(content, factors, 0.5, n=3, candidates=4)
+    assert (out["item"] != out["similar"]).all()
+    # items without factors rank by content: each item's two twins first
+    top2 = to_matrix(out["item"], out["similar"], 9, 3)[:, :2]
+    assert (top2 // 3 == np.arange(9)[:, None] // 3).all()
+
+
+def test_similar_items_use_als_candidates_beyond_the_content_ones():
+    # item 0's content is closest to 1, its factors to 3; with one candidate per signal both are considered
+    content = _unit(np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1]], dtype=np.float32))
+    factors = np.array([[1, 0], [0, 1], [-1, 0], [1, 0.05]], dtype=np.float32)
+    out = similar_items(content, factors, weight=0.9, n=1, candidates=1)
+    assert out["similar"][out["item"] == 0].tolist() == [3]
+
+
+# --- cold start ------------------------------------------------------------------------------------------
+
+
+def test_recommend_from_liked_without_factors_is_content_only():
+    content = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.8, 0.6], [1, 0]], dtype=np.float32)
+    factors = np.full((5, 2), NAN, dtype=np.float32)
+    out = recommend_from_liked(np.array([0]), content, factors, weight=0.5, n=10)
+    # profile c0 → content [-, 0, .6, .8, 1]; als missing → 0; 0.5 * content → .5 (4), .4 (3), .3 (2), 0 (1)
+    assert out["item"].tolist() == [4, 3, 2, 1]
+    assert np.allclose(out["score"], [0.5, 0.4, 0.3, 0.0])
+    assert out["rank"].tolist() == [1, 2, 3, 4]
+    assert out["because"].tolist() == [0, 0, 0, 0]
+    assert np.isnan(out["als_score"]).all()
+
+
+def test_recommend_from_liked_folds_in_a_user_factor():
+    content = np.array([[1, 0], [0, 1], [0.6, 0.8], [1, 0], [0.8, 0.6]], dtype=np.float32)
+    factors = np.array([[1, 0], [0, 1], [1, 1], [1, 0], [NAN, NAN]], dtype=np.float32)
+    out = recommend_from_liked(np.array([1, 0, 1]), content, factors, weight=0.5, regularization=0.1)
+    # Y = I → (1.1 I) u = (1, 1) → u = (1/1.1, 1/1.1): als item2 = 2/1.1, item3 = 1/1.1, item4 missing
+    # → scaled [1, 0, 0]; content with profile (.7071, .7071): item2 .98995, item3 .7071, item4 .98995
+    # → scaled [1, 0, 1]; 0.5/0.5 → item2 1, item3 0, item4 .5
+    assert out["item"].tolist() == [2, 4, 3]
+    assert np.allclose(out["score"], [1.0, 0.5, 0.0])
+    assert np.allclose(out["als_score"], [2 / 1.1, NAN, 1 / 1.1], equal_nan=True)
+    # because: c2 = (.6, .8) is closest to liked item 1, c4 = (.8, .6) and c3 to item 0
+    assert out["because"].tolist() == [1, 0, 0]
+    with pytest.raises(ValueError):
+        recommend_from_liked(np.array([], dtype=np.int64), content, factors, weight=0.5)
+
+
+# --- popularity baseline and to_matrix ----------------------------------------------------------------
+
+
+def test_popularity_baseline():
+    rated = _ratings([{0: 4, 1: 3, 2: 5}, {0: 2, 3: 4}, {0: 3, 2: 1, 3: 2}], n_items=5)
+    # counts: item0 3, item1 1, item2 2, item3 2, item4 0 → ranking 0, 2, 3 (tie → lower index), 1, 4
+    assert popularity_scores(rated).tolist() == [3, 1, 2, 2, 0]
+    expected = [[3, 4, -1], [2, 1, 4], [1, 4, -1]]
+    for block_size in (2, 4096):
+        got = recommend_popular(rated, popularity_scores(rated), n=3, block_size=block_size)
+        assert got.tolist() == expected
+
+
+def test_to_matrix():
+    got = to_matrix(np.array([2, 0, 2, 0, 2]), np.array([7, 5, 8, 6, 9]), n_users=3, n=2)
+    assert got.tolist() == [[5, 6], [-1, -1], [7, 8]]

@@ -1,0 +1,108 @@
+"""Ranking and rating metrics against hand-computed values (Microsoft Recommenders definitions)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from spin_reel_assets.recommender.metrics import (
+    catalogue_coverage,
+    map_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    ranking_report,
+    recall_at_k,
+    rmse,
+)
+
+N_ITEMS = 6
+
+
+def _relevant(rows: list[list[int]]) -> sp.csr_matrix:
+    users = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    items = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+    return sp.csr_matrix((np.ones(len(items)), (users, items)), shape=(len(rows), N_ITEMS))
+
+
+# user 0: hit at rank 2 of 2 relevant; item 5 is relevant so user 1's -1 padding would alias it (key 1*6-1 = 5)
+# user 1: a partial list, hit at rank 1 of 1 relevant
+# user 2: no recommendations, 1 relevant
+# user 3: no relevant items → not evaluated
+RECOMMENDED = np.array([[0, 1, 2], [3, -1, -1], [-1, -1, -1], [0, 1, 2]])
+RELEVANT = _relevant([[1, 5], [3], [5], []])
+
+
+def test_precision():
+    # (1/3 + 1/3 + 0) / 3 = 2/9
+    assert precision_at_k(RECOMMENDED, RELEVANT, k=3) == pytest.approx(2 / 9)
+
+
+def test_recall():
+    # (1/2 + 1/1 + 0) / 3 = 1/2
+    assert recall_at_k(RECOMMENDED, RELEVANT, k=3) == pytest.approx(0.5)
+
+
+def test_ndcg():
+    # user 0: DCG = 1/log2(3) = 0.630930, IDCG over min(3, 2) = 1 + 1/log2(3) = 1.630930 → 0.386853
+    # user 1: 1/1 = 1; user 2: 0 → (0.386853 + 1) / 3 = 0.462284
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, k=3) == pytest.approx(0.462284, abs=1e-6)
+
+
+def test_map():
+    # user 0: precision@2 = 1/2 at its hit, / min(3, 2) = 0.25; user 1: 1 / 1; user 2: 0 → 1.25 / 3
+    assert map_at_k(RECOMMENDED, RELEVANT, k=3) == pytest.approx(1.25 / 3)
+
+
+def test_several_hits_in_one_list():
+    recommended = np.array([[0, 4, 1, 3]])
+    relevant = _relevant([[0, 1, 2]])
+    # hits at ranks 1 and 3. MAP: (1/1 + 2/3) / min(4, 3) = 5/9.
+    assert map_at_k(recommended, relevant, k=4) == pytest.approx(5 / 9)
+    # NDCG: (1 + 1/log2(4)) / (1 + 1/log2(3) + 1/log2(4)) = 1.5 / 2.130930 = 0.703918
+    assert ndcg_at_k(recommended, relevant, k=4) == pytest.approx(0.703918, abs=1e-6)
+    # only the first k count: at k = 2 one hit, precision 1/2, recall 1/3
+    assert precision_at_k(recommended, relevant, k=2) == pytest.approx(0.5)
+    assert recall_at_k(recommended, relevant, k=2) == pytest.approx(1 / 3)
+    # more relevant items than k: the ideal list has min(2, 3) = 2 hits → 1 / (1 + 1/log2(3)) = 0.613147
+    assert ndcg_at_k(recommended, relevant, k=2) == pytest.approx(0.613147, abs=1e-6)
+    # MAP divides by min(2, 3): 1/1 / 2
+    assert map_at_k(recommended, relevant, k=2) == pytest.approx(0.5)
+
+
+def test_a_perfect_list_scores_one():
+    recommended = np.array([[2, 0, 5]])
+    relevant = _relevant([[0, 2]])
+    assert ndcg_at_k(recommended, relevant, k=3) == pytest.approx(1.0)
+    assert map_at_k(recommended, relevant, k=3) == pytest.approx(1.0)
+    assert recall_at_k(recommended, relevant, k=3) == pytest.approx(1.0)
+
+
+def test_a_list_narrower_than_k_counts_as_padded():
+    # widths 2 < k = 3: user 0 still has its hit at rank 2
+    assert precision_at_k(RECOMMENDED[:, :2], RELEVANT, k=3) == pytest.approx(2 / 9)
+
+
+def test_no_evaluated_user_gives_nan():
+    assert math.isnan(precision_at_k(np.array([[0, 1]]), _relevant([[]]), k=2))
+
+
+def test_coverage():
+    # items 0, 1, 2, 3 appear in the top-3 lists: 4 / 6; in the top-1 lists items 0 and 3: 2 / 6
+    assert catalogue_coverage(RECOMMENDED, N_ITEMS, k=3) == pytest.approx(4 / 6)
+    assert catalogue_coverage(RECOMMENDED, N_ITEMS, k=1) == pytest.approx(2 / 6)
+
+
+def test_rmse_skips_missing_predictions():
+    # errors 1 and 0 over the two scored rows: sqrt((1 + 0) / 2)
+    assert rmse(np.array([1.0, np.nan, 3.0]), np.array([2.0, 5.0, 3.0])) == pytest.approx(math.sqrt(0.5))
+    assert math.isnan(rmse(np.array([np.nan]), np.array([1.0])))
+
+
+def test_ranking_report_keys_follow_k():
+    report = ranking_report(RECOMMENDED, RELEVANT, N_ITEMS, k=3)
+    assert report == pytest.approx(
+        {"precision@3": 2 / 9, "recall@3": 0.5, "ndcg@3": 0.462284, "map@3": 1.25 / 3, "coverage": 4 / 6}, abs=1e-6
+    )
