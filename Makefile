@@ -34,8 +34,9 @@ stores: venv
 stop-stores:
 	@$(PY) -m spin_reel_assets.devstores stop
 
-materialize: provision stores
-	$(VENV)/bin/dagster asset materialize -m spin_reel_assets.definitions --select '*'
+# Observes the input files and materializes what is missing or unsynced: everything on a fresh instance.
+materialize rebuild: provision stores
+	$(VENV)/bin/spin-reel rebuild
 
 demo: provision stores materialize
 	@bash scripts/serve.sh

@@ -1,7 +1,9 @@
 """Choose the ALS defaults by measurement: nDCG@10 of ALS alone and of the hybrid on a validation split.
 
 Runs on the bundled sample (stratified 75/25, seed 42, train part split again 80/20 for validation, so the test
-part stays untouched) and prints one row per setting. Usage: python bench/tune_als.py [--quick]
+part stays untouched) and prints one row per setting.
+
+Usage: python bench/tune_als.py --ranks 32,64 --regs 0.05,0.5 --alphas 0.5,1,5
 """
 
 import argparse
@@ -40,7 +42,9 @@ def sample_data(data_dir: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a handful of settings instead of the full grid")
+    parser.add_argument("--ranks", default="16,32,64", help="comma-separated ALS ranks")
+    parser.add_argument("--regs", default="0.01,0.05,0.5", help="comma-separated regParam values")
+    parser.add_argument("--alphas", default="0.5,1,5", help="comma-separated confidence scales")
     args = parser.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder
@@ -53,8 +57,8 @@ def main() -> None:
     is_valid = stratified_split(train.users, 0.2, 43)
     fit, valid = train.subset(~is_valid), train.matrix(is_valid)
     users = np.flatnonzero(np.diff(valid.indptr) > 0)
-    grid = [(16, 0.05, 5.0), (32, 0.05, 5.0), (64, 0.05, 5.0), (64, 0.05, 1.0), (64, 0.05, 20.0), (128, 0.05, 5.0),
-            (64, 0.5, 5.0), (64, 0.01, 5.0)] if args.quick else list(itertools.product((16, 32, 64, 128), (0.01, 0.05, 0.5), (1.0, 5.0, 20.0)))
+    grid = itertools.product(*(map(float if name != "ranks" else int, getattr(args, name).split(","))
+                               for name in ("ranks", "regs", "alphas")))
     print("| rank | regParam | alpha | ALS nDCG@10 | hybrid nDCG@10 | weight | fit s |")
     print("|---|---|---|---|---|---|---|")
     for rank, reg, alpha in grid:

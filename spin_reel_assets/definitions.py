@@ -12,6 +12,7 @@ from spin_reel_assets.assets.sources import INPUT_FILES
 from spin_reel_assets.assets.models import als_model, faiss_index
 from spin_reel_assets.assets.serving import hybrid_recommendations, recommendation_quality
 from spin_reel_assets.assets.stores import movies_collection, movies_table, ratings_table
+from spin_reel_assets.automation import automation_sensor, input_files_sensor, observe_inputs_job
 from spin_reel_assets.checks import hybrid_structure
 from spin_reel_assets.settings import build_resources
 
@@ -28,4 +29,10 @@ ASSETS = [
     recommendation_quality,
 ]
 
-defs = dg.Definitions(assets=ASSETS, asset_checks=[hybrid_structure], resources=build_resources())
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=[hybrid_structure],
+    jobs=[observe_inputs_job],
+    sensors=[input_files_sensor, automation_sensor],
+    resources=build_resources(),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -78,10 +79,14 @@ def resources_for(postgres_url: str, mongo_uri: str, mongo_db: str, artifacts_di
 
 @pytest.fixture(scope="session")
 def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
-    """The whole asset graph with its checks, materialized once on the bundled sample into fresh stores."""
+    """The whole asset graph with its checks, materialized once into fresh stores and a Dagster instance on disk.
+
+    The inputs are a private copy of the bundled sample, observed before the run, so tests may change them.
+    """
     import dagster as dg
 
     from spin_reel_assets.definitions import defs
+    from spin_reel_assets.staleness import observe_sources
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     name = f"spin_reel_test_{uuid.uuid4().hex[:10]}"
@@ -89,12 +94,16 @@ def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     postgres_url = f"{postgres_server_url.rpartition('/')[0]}/{name}"
     artifacts = tmp_path_factory.mktemp("artifacts")
-    resources = resources_for(postgres_url, mongo_uri, name, artifacts)
-    instance = dg.DagsterInstance.ephemeral()
+    data_dir = tmp_path_factory.mktemp("data")
+    for path in SAMPLE_DIR.glob("*.csv.gz"):
+        shutil.copy(path, data_dir / path.name)
+    resources = resources_for(postgres_url, mongo_uri, name, artifacts, data_dir)
+    instance = dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home")))
+    observe_sources(instance, defs.assets, resources)
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], resources=resources, instance=instance, selection=dg.AssetSelection.all()
     )
-    yield Pipeline(result, instance, postgres_url, mongo_uri, name, artifacts, resources)
+    yield Pipeline(result, instance, postgres_url, mongo_uri, name, artifacts, resources, data_dir)
     pymongo.MongoClient(mongo_uri).drop_database(name)
     with psycopg.connect(postgres_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -103,10 +112,10 @@ def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
 class Pipeline:
     """What the session materialization left: the run result, its instance and where everything is."""
 
-    def __init__(self, result, instance, postgres_url, mongo_uri, mongo_db, artifacts, resources):
+    def __init__(self, result, instance, postgres_url, mongo_uri, mongo_db, artifacts, resources, data_dir):
         self.result, self.instance = result, instance
         self.postgres_url, self.mongo_uri, self.mongo_db = postgres_url, mongo_uri, mongo_db
-        self.artifacts, self.resources = artifacts, resources
+        self.artifacts, self.resources, self.data_dir = artifacts, resources, data_dir
 
     def metadata(self, asset: str) -> dict:
         events = self.result.asset_materializations_for_node(asset)

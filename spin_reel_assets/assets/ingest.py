@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from spin_reel_assets.conditions import EAGER
 from spin_reel_assets.cleaning.inputs import read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, movies_from_movielens, read_tmdb
 from spin_reel_assets.cleaning.quarantine import Cleaned
@@ -26,6 +27,7 @@ def _key_map(input_files: InputFilesResource):
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="parquet_io_manager",
 )
 def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesResource) -> dg.Output[Cleaned]:
@@ -55,6 +57,7 @@ def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesReso
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="parquet_io_manager",
 )
 def clean_movies(context: dg.AssetExecutionContext, input_files: InputFilesResource) -> dg.Output[Cleaned]:

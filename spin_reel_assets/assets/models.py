@@ -8,6 +8,7 @@ import pyarrow as pa
 from dagster_pyspark import PySparkResource
 from psycopg import sql
 
+from spin_reel_assets.conditions import EAGER, RETRAIN
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
 from spin_reel_assets.resources import ArtifactsResource, PostgresResource
@@ -43,6 +44,7 @@ class AlsConfig(dg.Config):
     group_name="models",
     kinds={"spark", "postgres"},
     code_version="1",
+    automation_condition=RETRAIN,
     io_manager_key="spark_model_io_manager",
 )
 def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PySparkResource,
@@ -104,6 +106,7 @@ class ContentConfig(dg.Config):
     group_name="models",
     kinds={"faiss", "mongodb", "scikitlearn"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="faiss_io_manager",
 )
 def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, movies_collection: pa.Table) -> dg.Output[ContentIndex]:

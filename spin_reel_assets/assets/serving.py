@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_pyspark import PySparkResource
 
+from spin_reel_assets.conditions import EAGER
 from spin_reel_assets.assets.models import SPARK_CHECKPOINTS
 from spin_reel_assets.evaluation import evaluate, hybrid_top_k, index_ratings, markdown_table, search_weight
 from spin_reel_assets.io_managers.model_files import ContentIndex
@@ -61,6 +62,7 @@ class HybridConfig(dg.Config):
     group_name="serving",
     kinds={"parquet", "spark", "faiss"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": HYBRID_FOLDER},
 )
@@ -160,6 +162,7 @@ COVERAGE_CHECK = dg.AssetCheckSpec("hybrid_coverage_not_below_als", asset="recom
     group_name="serving",
     kinds={"spark", "numpy"},
     code_version="1",
+    automation_condition=EAGER,
     check_specs=[NDCG_CHECK, COVERAGE_CHECK],
 )
 def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: PySparkResource,

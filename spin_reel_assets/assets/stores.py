@@ -5,6 +5,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spin_reel_assets.conditions import EAGER
 from spin_reel_assets.metadata import markdown_preview
 from spin_reel_assets.schema import MOVIE_ID, MOVIES_COLLECTION, MOVIES_TABLE, RATINGS_TABLE
 from spin_reel_assets.titles import normalize_title
@@ -14,6 +15,7 @@ from spin_reel_assets.titles import normalize_title
     group_name="stores",
     kinds={"postgres"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="postgres_io_manager",
     metadata={"table": RATINGS_TABLE.name},
 )
@@ -35,6 +37,7 @@ def ratings_table(clean_ratings: pa.Table) -> dg.Output[pa.Table]:
     group_name="stores",
     kinds={"postgres"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="postgres_io_manager",
     metadata={"table": MOVIES_TABLE.name},
 )
@@ -55,6 +58,7 @@ def movie_documents(clean_movies: pa.Table) -> pa.Table:
     group_name="stores",
     kinds={"mongodb"},
     code_version="1",
+    automation_condition=EAGER,
     io_manager_key="mongo_io_manager",
     metadata={"collection": MOVIES_COLLECTION.name},
 )

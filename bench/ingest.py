@@ -1,0 +1,138 @@
+"""Ingest benchmark: rows/s of each step, beside a raw `psql \\copy` of the same rows in the same run.
+
+    python bench/ingest.py [--ratings 5000000]     (make bench-ingest)
+
+Runs on the bundled sample and on a synthetic MovieLens-layout file of --ratings rows (generated once, cached under
+.state/bench-data). Prints a table and a JSON line. The goal: the ratings load at >= 70% of raw \\copy throughput.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
+from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
+from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
+from spin_reel_assets.devstores import ensure_postgres, start_mongo, stop_mongo
+from spin_reel_assets.io_managers.mongo import replace_collection
+from spin_reel_assets.io_managers.postgres import replace_table
+from spin_reel_assets.assets.stores import movie_documents
+from spin_reel_assets.resources import BUNDLED_SAMPLE
+from spin_reel_assets.schema import MOVIES_COLLECTION, RATINGS_TABLE
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def raw_copy_seconds(url: str, table, workdir: Path) -> float:
+    """psql \\copy of the same rows from a CSV file into a bare table (no key, no index): the reference."""
+    path = workdir / "ratings.csv"
+    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=False))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        conn.execute("CREATE TABLE bench_raw_copy (user_id integer, tmdb_id integer, rating real, rated_at timestamptz)")
+    started = time.perf_counter()
+    subprocess.run(["psql", url, "-q", "-c", f"\\copy bench_raw_copy FROM '{path}' WITH (FORMAT csv)"], check=True)
+    seconds = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE bench_raw_copy")
+    return seconds
+
+
+def bench(label: str, data_dir: Path, url: str, mongo_db, workdir: Path) -> dict:
+    figures = {"dataset": label}
+    links, _ = timed(lambda: read_links(find_input(data_dir, "links")))
+    key_map = movie_key_map(links)
+    raw, read_s = timed(lambda: read_ratings(find_input(data_dir, "ratings")))
+    rows = raw.table.num_rows
+    cleaned, clean_s = timed(lambda: clean_ratings(raw, key_map))
+    figures.update(ratings=rows, read_rows_s=rows / read_s, clean_rows_s=rows / clean_s)
+    with psycopg.connect(url) as conn:
+        stats, _ = timed(lambda: replace_table(conn, RATINGS_TABLE, cleaned.table))
+    loaded = cleaned.table.num_rows
+    raw_s = raw_copy_seconds(url, cleaned.table, workdir)
+    figures.update(
+        load_rows=loaded,
+        load_copy_rows_s=loaded / stats["copy_seconds"],
+        load_total_rows_s=loaded / stats["total_seconds"],
+        psql_copy_rows_s=loaded / raw_s,
+    )
+    figures["copy_vs_psql"] = figures["load_copy_rows_s"] / figures["psql_copy_rows_s"]
+    figures["total_vs_psql"] = figures["load_total_rows_s"] / figures["psql_copy_rows_s"]
+    tmdb_path = find_input(data_dir, "tmdb")
+    if tmdb_path is not None:
+        index = MovieLensIndex(read_movielens_movies(find_input(data_dir, "movies")), key_map)
+        tmdb_raw, tmdb_read_s = timed(lambda: read_tmdb(tmdb_path))
+        movies, tmdb_clean_s = timed(lambda: clean_tmdb(tmdb_raw, index))
+        n = tmdb_raw.table.num_rows
+        documents = movie_documents(movies.table)
+        _, mongo_s = timed(lambda: replace_collection(mongo_db, MOVIES_COLLECTION, documents))
+        figures.update(tmdb_rows=n, tmdb_read_rows_s=n / tmdb_read_s, tmdb_clean_rows_s=n / tmdb_clean_s,
+                       mongo_docs_s=documents.num_rows / mongo_s)
+    return figures
+
+
+def synthetic(ratings: int) -> Path:
+    folder = REPO / ".state" / "bench-data" / f"synth-{ratings}"
+    if not (folder / "ratings.csv").exists():
+        users = max(ratings // 150, 100)
+        subprocess.run([sys.executable, "-m", "spin_reel_assets.cli", "synth", "--ratings", str(ratings), "--users",
+                        str(users), "--movies", str(max(ratings // 400, 500)), "--tmdb-movies", str(max(ratings // 50, 2000)),
+                        "--out", str(folder), "--quiet"], check=True)
+    return folder
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ratings", type=int, default=5_000_000, help="rows of the larger synthetic file")
+    args = parser.parse_args()
+    import pymongo
+
+    server = ensure_postgres()
+    name = f"spin_reel_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = f"{server.rpartition('/')[0]}/{name}"
+    mongo_dir = Path(tempfile.mkdtemp(prefix="spin-reel-bench-mongo-"))
+    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "27020"))
+    mongo_uri, process = start_mongo(mongo_dir, port=port, storage=str(mongo_dir))
+    client = pymongo.MongoClient(mongo_uri)
+    results = []
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            for label, folder in (("bundled sample", BUNDLED_SAMPLE), (f"synthetic {args.ratings:,}", synthetic(args.ratings))):
+                results.append(bench(label, folder, url, client[name], Path(workdir)))
+    finally:
+        client.drop_database(name)
+        client.close()
+        if process is not None:
+            stop_mongo(mongo_dir, port=port)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    columns = ["ratings", "read_rows_s", "clean_rows_s", "load_copy_rows_s", "load_total_rows_s", "psql_copy_rows_s",
+               "copy_vs_psql", "total_vs_psql", "tmdb_rows", "tmdb_read_rows_s", "tmdb_clean_rows_s", "mongo_docs_s"]
+    print(f"{'':22}" + "".join(f"{r['dataset']:>24}" for r in results))
+    for column in columns:
+        cells = [r.get(column) for r in results]
+        print(f"{column:22}" + "".join(f"{c:>24.2f}" if isinstance(c, float) and c < 10 else f"{c:>24,.0f}" if c is not None else f"{'-':>24}" for c in cells))
+    print(json.dumps({"bench": "ingest", "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
