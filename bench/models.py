@@ -1,0 +1,174 @@
+"""Model benchmark: time and peak memory per asset, and Spark ALS beside the `implicit` library's CPU ALS.
+
+    python bench/models.py            (make bench)
+
+Every asset is materialized in a process of its own, on the bundled sample, into fresh stores; its peak memory is
+the largest summed RSS of that process tree (the Spark JVM included), sampled every 50 ms. Then Spark ALS and
+implicit's ALS fit the same ratings with the same factor count and iterations; the ratio of seconds per iteration
+is printed (public benchmarks report Spark 15-23x slower; the goal here is <= 5x).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parents[1]
+ORDER = ["clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
+         "faiss_index", "hybrid_recommendations", "recommendation_quality"]
+
+
+def tree_rss(pid: int) -> int:
+    """Summed resident memory (bytes) of ``pid`` and all its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/statm") as handle:
+                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    stack.extend(int(child) for child in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def run_measured(command: list[str], env: dict) -> tuple[float, int, int]:
+    """Wall seconds, peak tree RSS and exit code of ``command``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, stderr = process.communicate()
+    sampler.join()
+    if process.returncode:
+        sys.stderr.write(stderr.decode()[-3000:])
+    return time.perf_counter() - started, peak[0], process.returncode
+
+
+def materialize_one(name: str) -> int:
+    """Child mode: materialize one asset on $DAGSTER_HOME's instance, upstream read from the stores."""
+    import dagster as dg
+
+    from spin_reel_assets.definitions import defs
+    from spin_reel_assets.staleness import observe_sources
+
+    with dg.DagsterInstance.get() as instance:
+        resources = dict(defs.resources)
+        if name == ORDER[0]:
+            observe_sources(instance, defs.assets, resources)
+        result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, resources=resources,
+                                selection=dg.AssetSelection.assets(name), raise_on_error=False)
+    return 0 if result.success else 1
+
+
+def als_comparison(rank: int, iterations: int, alpha: float, reg: float) -> dict:
+    """Seconds per iteration of Spark ALS and implicit's ALS on the sample's clean ratings."""
+    import scipy.sparse as sp
+    from implicit.cpu.als import AlternatingLeastSquares
+    from pyspark.sql import SparkSession
+
+    from spin_reel_assets.cleaning.inputs import find_input, read_links, read_ratings
+    from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
+    from spin_reel_assets.resources import BUNDLED_SAMPLE, spark_config_from_env
+    from spin_reel_assets.spark_als import AlsParams, train_als
+
+    table = clean_ratings(read_ratings(find_input(BUNDLED_SAMPLE, "ratings")),
+                          movie_key_map(read_links(find_input(BUNDLED_SAMPLE, "links")))).table
+    users = table.column("user_id").to_numpy()
+    items = table.column("tmdb_id").to_numpy()
+    ratings = table.column("rating").to_numpy().astype(np.float32)
+    _, user_index = np.unique(users, return_inverse=True)
+    _, item_index = np.unique(items, return_inverse=True)
+    # Spark's implicit ALS uses confidence 1 + alpha*r; implicit's uses 1 + value, so pass alpha*r.
+    matrix = sp.csr_matrix((alpha * ratings, (user_index, item_index)))
+    model = AlternatingLeastSquares(factors=rank, regularization=reg, iterations=iterations, random_state=42,
+                                    calculate_training_loss=False)
+    started = time.perf_counter()
+    model.fit(matrix, show_progress=False)
+    implicit_seconds = time.perf_counter() - started
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder
+    for key, value in spark_config_from_env().items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    frame = spark.createDataFrame(table.select(["user_id", "tmdb_id", "rating"]).to_pandas()).cache()
+    frame.count()
+    params = AlsParams(rank=rank, max_iter=iterations, reg_param=reg, alpha=alpha)
+    with tempfile.TemporaryDirectory() as checkpoints:
+        train_als(frame, params, checkpoints)  # warm-up: JIT and the first job's planning
+        started = time.perf_counter()
+        fitted = train_als(frame, params, checkpoints)
+        fitted.userFactors.count()
+        spark_seconds = time.perf_counter() - started
+    spark.stop()
+    return {
+        "ratings": len(ratings), "rank": rank, "iterations": iterations,
+        "implicit_s_per_iter": implicit_seconds / iterations, "spark_s_per_iter": spark_seconds / iterations,
+        "spark_over_implicit": spark_seconds / implicit_seconds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        return materialize_one(args.one)
+
+    from spin_reel_assets.devstores import ensure_postgres, start_mongo, stop_mongo
+    from spin_reel_assets.spark_als import AlsParams
+
+    server = ensure_postgres()
+    name = f"spin_reel_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    work = Path(tempfile.mkdtemp(prefix="spin-reel-bench-"))
+    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "27020"))
+    mongo_uri, process = start_mongo(work / "mongo", port=port, storage=str(work / "mongo"))
+    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
+           "SPIN_REEL_POSTGRES_URL": f"{server.rpartition('/')[0]}/{name}", "SPIN_REEL_MONGO_URI": mongo_uri,
+           "SPIN_REEL_MONGO_DB": name, "SPARK_LOCAL_IP": "127.0.0.1"}
+    (work / "dagster_home").mkdir()
+    rows = []
+    try:
+        for asset in ORDER:
+            seconds, peak, code = run_measured([sys.executable, __file__, "--one", asset], env)
+            rows.append({"asset": asset, "seconds": round(seconds, 2), "peak_mb": round(peak / 2**20), "ok": code == 0})
+            print(f"{asset:26} {seconds:8.1f} s {peak / 2**20:9.0f} MB{'' if code == 0 else '  FAILED'}", flush=True)
+    finally:
+        if process is not None:
+            stop_mongo(work / "mongo", port=port)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    defaults = AlsParams()
+    als = als_comparison(defaults.rank, defaults.max_iter, defaults.alpha, defaults.reg_param)
+    print(f"ALS rank {als['rank']}, {als['iterations']} iterations, {als['ratings']:,} ratings: "
+          f"Spark {als['spark_s_per_iter']:.3f} s/iter, implicit {als['implicit_s_per_iter']:.3f} s/iter, "
+          f"ratio {als['spark_over_implicit']:.1f}x")
+    print(json.dumps({"bench": "models", "assets": rows, "als": als}))
+    return 0 if all(row["ok"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
