@@ -121,6 +121,7 @@ def spark_config_from_env(environ: dict[str, str] | None = None) -> dict[str, st
         "spark.driver.memory": environ.get("SPIN_REEL_SPARK_DRIVER_MEMORY", "4g"),
         "spark.sql.shuffle.partitions": environ.get("SPIN_REEL_SPARK_SHUFFLE_PARTITIONS", "8"),
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }

@@ -6,7 +6,8 @@ comma or a quote; TMDB: LF, header and every field double-quoted), so the pipeli
 The data come from one latent model, so both halves of the hybrid recommender have something to find:
 
 - every user and movie has a latent vector (``LATENT_DIM``) and a bias; a rating is the quantile mapping of
-  ``user bias + movie bias + user·movie + noise`` onto the MovieLens half-star distribution (``RATING_COUNTS``);
+  ``user bias + movie bias + user·movie + noise`` onto the MovieLens half-star distribution (``RATING_COUNTS``),
+  with cut points taken from the scores of the first ~4M ratings (all of them for smaller sets);
 - movies are chosen by each user without replacement from a Zipf-like popularity law, user activity is
   log-normal with at least ``MIN_USER_RATINGS`` ratings, as in MovieLens;
 - genres, keywords, overviews, taglines and title words come from genre directions and themes in the same latent
@@ -21,6 +22,7 @@ per-movie arrays live for the whole run. No Dagster import: the CLI (``spin-reel
 from __future__ import annotations
 
 import gzip as gzip_module
+import math
 import os
 import string
 import time
@@ -84,7 +86,7 @@ POPULARITY_QUALITY = 0.12  # popular movies are rated a little higher, as in Mov
 INTERACTION_SD = 0.65  # standard deviation of user·movie
 NOISE_SD = 0.45
 GENRE_NOISE_SD = 0.6  # genre affinity = movie·genre direction (standardised) + noise
-THEME_NOISE = 0.35  # Gumbel scale when a movie picks its two themes
+THEME_NOISE = 0.45  # noise when a movie picks its two themes
 MIN_USER_RATINGS = 20  # MovieLens includes users with at least 20 ratings
 USER_ACTIVITY_SIGMA = 1.39  # log-normal ratings per user above the minimum (ML-25M: mean 154, median 71)
 MAX_USER_SHARE = 0.8  # no user rates more than this share of the movies
@@ -98,8 +100,8 @@ ADULT_SHARE = 0.02  # of the unrated TMDB catalogue rows
 DUPLICATE_EVERY = 5000  # one duplicated TMDB id per this many TMDB rows (at least one)
 
 BLOCK_RATINGS = 1 << 20  # ratings generated and written together
-TMDB_CHUNK = 1 << 15
-PILOT_RATINGS = 300_000  # ratings simulated up front to place the quantile thresholds
+TMDB_CHUNK = 1 << 16
+CALIBRATION_RATINGS = 4_000_000  # the first (at least) this many ratings place the quantile thresholds
 GZIP_LEVEL = 1  # zlib level of --gzip: 6 would be 6× slower for ~10% smaller files
 
 START_TS = int(np.datetime64("1995-01-09T00:00:00", "s").astype(np.int64))
@@ -424,7 +426,7 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
 
 
 # Random streams: one per purpose (and per block), so changing one part never shifts another.
-_WORLD, _RATINGS, _PILOT, _TMDB, _TMDB_ROWS = range(5)
+_WORLD, _RATINGS, _TMDB, _TMDB_ROWS = range(4)
 
 
 # --- choosing movies: successive weighted sampling without replacement ------------------------------------------
@@ -613,6 +615,7 @@ class _Vocab:
         self.roles_capitalised = pa.array([r[0].upper() + r[1:] for r in self.roles.to_pylist()], pa.string())
         self.generic_keywords = pa.array(_items(GENERIC_KEYWORDS), pa.string())
         assert len(self.generic_keywords) >= KEYWORD_SLOTS
+        self.all_keywords = pa.concat_arrays([self.keywords, self.generic_keywords])
         self.twists = pa.array(_items(TWISTS), pa.string())
         self.generic_taglines = pa.array(_items(GENERIC_TAGLINES), pa.string())
         self.adjectives = pa.array(_items(ADJECTIVES), pa.string())
@@ -658,33 +661,44 @@ class _World:
     catalogue_imdb: np.ndarray  # their imdb numbers (-1: none)
     duplicate_of: np.ndarray  # MovieLens movie index each duplicate TMDB row repeats
     adult: np.ndarray  # per catalogue row
-    thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0))  # score → half-star cut points
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def _noise(rng: np.random.Generator, shape: tuple[int, ...], sd: float) -> np.ndarray:
+    """Uniform noise with standard deviation sd (much cheaper than standard_normal; the shape does not matter)."""
+    noise = rng.random(shape, dtype=np.float32)
+    noise -= 0.5
+    noise *= np.float32(sd * 12**0.5)
+    return noise
+
+
 def _genre_scores(vec: np.ndarray, world: _World, rng: np.random.Generator) -> np.ndarray:
-    noise = rng.standard_normal((len(vec), len(GENRES)), dtype=np.float32) * GENRE_NOISE_SD
-    return (vec @ world.genre_dirs.T) / world.vec_scale + noise
+    score = vec @ (world.genre_dirs.T / np.float32(world.vec_scale))
+    score += _noise(rng, score.shape, GENRE_NOISE_SD)
+    return score
 
 
 def _genre_members(affinity: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Genres whose affinity passes its threshold; at least one MovieLens genre (the closest one) per movie."""
     member = affinity > thresholds
-    none = ~member.any(axis=1)
-    if none.any():
-        member[np.flatnonzero(none), np.argmax(affinity[none] - thresholds, axis=1)] = True
+    ml = np.array(ML_GENRE_COLUMNS)
+    none = np.flatnonzero(~member[:, ml].any(axis=1))
+    if len(none):
+        member[none, ml[np.argmax(affinity[np.ix_(none, ml)] - thresholds[ml], axis=1)]] = True
     return member
 
 
 def _pick_themes(vec: np.ndarray, world: _World, rng: np.random.Generator) -> np.ndarray:
-    score = (vec @ world.theme_dirs.T) / world.vec_scale + rng.gumbel(size=(len(vec), len(THEMES))) * THEME_NOISE
-    top = np.argpartition(-score, 1, axis=1)[:, :2]
-    first = np.take_along_axis(score, top, axis=1)
-    swap = first[:, 1] > first[:, 0]
-    top[swap] = top[swap][:, ::-1]
-    return top
+    """The two themes closest to the movie's latent vector, after some noise: (primary, secondary)."""
+    score = vec @ (world.theme_dirs.T / np.float32(world.vec_scale))
+    score += _noise(rng, score.shape, THEME_NOISE)
+    rows = np.arange(len(vec))
+    first = np.argmax(score, axis=1)
+    score[rows, first] = -np.inf
+    return np.stack([first, np.argmax(score, axis=1)], axis=1)
 
 
 def _build_world(config: SynthConfig) -> _World:
@@ -770,20 +784,15 @@ def _year_start_day(year: np.ndarray) -> np.ndarray:
 
 
 def _scores(world: _World, user: np.ndarray, movie: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    interaction = np.einsum("ij,ij->i", world.user_vec[user], world.movie_vec[movie])
-    noise = rng.standard_normal(len(user), dtype=np.float32) * NOISE_SD
-    return world.user_bias[user] + world.movie_bias[movie] + interaction + noise
-
-
-def _calibrate(world: _World, chooser: _MovieChooser, seed: int) -> np.ndarray:
-    """Score cut points that map the score distribution onto RATING_PROBS, from a pilot sample of users."""
-    rng = _rng(seed, _PILOT)
-    order = rng.permutation(len(world.counts))
-    take = int(np.searchsorted(np.cumsum(world.counts[order]), PILOT_RATINGS)) + 1
-    pilot = np.sort(order[:take])
-    position, movie = chooser.choose(world.counts[pilot], rng)
-    scores = _scores(world, pilot[position], movie, rng)
-    return np.quantile(scores, np.cumsum(RATING_PROBS)[:-1]).astype(np.float32)
+    score = rng.standard_normal(len(user), dtype=np.float32)
+    score *= NOISE_SD
+    score += world.user_bias[user]
+    score += world.movie_bias[movie]
+    piece = 1 << 15  # gather the latent vectors in cache-sized pieces
+    for first in range(0, len(user), piece):
+        part = slice(first, first + piece)
+        score[part] += np.einsum("ij,ij->i", world.user_vec[user[part]], world.movie_vec[movie[part]])
+    return score
 
 
 # --- writing -----------------------------------------------------------------------------------------------------
@@ -805,6 +814,7 @@ class _Output:
         self._pool = pool
         self._pending: list[Future] = []
         self.rows = 0
+        self.closed = False
 
     def write(self, rows: int, data: bytes | pa.Buffer | pa.Table, options: pacsv.WriteOptions | None = None) -> None:
         while len(self._pending) >= self.MAX_PENDING:
@@ -827,8 +837,11 @@ class _Output:
             self._file.close()
         self._raw.close()
         os.replace(self.part, self.path)
+        self.closed = True
 
     def abort(self) -> None:
+        if self.closed:
+            return
         for future in self._pending:
             future.cancel()
         for future in self._pending:
@@ -859,7 +872,12 @@ Progress = Callable[[str, int, int, float], None]  # (file kind, rows done, rows
 
 def _write_ratings(config: SynthConfig, world: _World, chooser: _MovieChooser, output: _Output,
                    progress: Progress | None, started: float) -> tuple[np.ndarray, np.ndarray]:
-    """ratings.csv, block by block of users; returns the number and the sum of ratings of every movie."""
+    """ratings.csv, block by block of users; returns the number and the sum of ratings of every movie.
+
+    The score → half-star cut points are the RATING_PROBS quantiles of the scores of the first blocks (at least
+    CALIBRATION_RATINGS ratings, all of them for smaller data sets): users are i.i.d., so the first users are a
+    random sample of all of them. Those blocks wait in memory until the cut points are known.
+    """
     movies = len(world.movie_ids)
     rated = np.zeros(movies, dtype=np.int64)
     total = np.zeros(movies, dtype=np.float64)
@@ -870,17 +888,13 @@ def _write_ratings(config: SynthConfig, world: _World, chooser: _MovieChooser, o
     cumulative = np.cumsum(world.counts)
     cuts = np.unique(np.searchsorted(cumulative, np.arange(BLOCK_RATINGS, cumulative[-1], BLOCK_RATINGS), side="left") + 1)
     bounds = np.concatenate([[0], cuts[cuts < len(world.counts)], [len(world.counts)]])
+    thresholds = None
+    waiting: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     done = 0
-    for block, (first, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-        rng = _rng(config.seed, _RATINGS, block)
-        position, movie = chooser.choose(world.counts[first:stop], rng)
-        user = position + first
-        star = np.searchsorted(world.thresholds, _scores(world, user, movie, rng), side="right")
-        # timestamps: inside the user's window, never before the movie came out
-        ts = world.user_start[user] + (world.user_span[user] * rng.random(len(user))).astype(np.int64)
-        lower = np.minimum(world.release_day[movie] * DAY + DAY + rng.exponential(120 * DAY, len(user)).astype(np.int64), END_TS - DAY)
-        late = ts < lower
-        ts[late] = lower[late] + ((END_TS - lower[late]) * rng.random(int(late.sum())) ** 3).astype(np.int64)
+
+    def emit(user: np.ndarray, movie: np.ndarray, score: np.ndarray, ts: np.ndarray) -> None:
+        nonlocal done, rated, total
+        star = np.searchsorted(thresholds, score, side="right")
         rated += np.bincount(movie, minlength=movies)
         total += np.bincount(movie, weights=stars[star], minlength=movies)
         table = pa.table({
@@ -893,6 +907,27 @@ def _write_ratings(config: SynthConfig, world: _World, chooser: _MovieChooser, o
         done += len(user)
         if progress:
             progress("ratings", done, config.ratings, time.perf_counter() - started)
+
+    for block, (first, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        rng = _rng(config.seed, _RATINGS, block)
+        position, movie = chooser.choose(world.counts[first:stop], rng)
+        user = position + first
+        score = _scores(world, user, movie, rng)
+        # timestamps: inside the user's window, never before the movie came out
+        ts = world.user_start[user] + (world.user_span[user] * rng.random(len(user))).astype(np.int64)
+        lower = np.minimum(world.release_day[movie] * DAY + DAY + rng.exponential(120 * DAY, len(user)).astype(np.int64), END_TS - DAY)
+        late = ts < lower
+        ts[late] = lower[late] + ((END_TS - lower[late]) * rng.random(int(late.sum())) ** 3).astype(np.int64)
+        if thresholds is not None:
+            emit(user, movie, score, ts)
+            continue
+        waiting.append((user.astype(np.int32), movie.astype(np.int32), score, ts))
+        if cumulative[stop - 1] >= CALIBRATION_RATINGS or stop == len(world.counts):
+            scores = np.concatenate([part[2] for part in waiting])
+            thresholds = np.quantile(scores, np.cumsum(RATING_PROBS)[:-1]).astype(np.float32)
+            for part in waiting:
+                emit(*part)
+            waiting.clear()
     return rated, total
 
 
@@ -940,16 +975,22 @@ def _titles(vocab: _Vocab, theme: np.ndarray, rng: np.random.Generator) -> pa.Ar
         "P": vocab.places.take(pa.array(place)), "P2": vocab.places.take(pa.array(place2)),
         "K": words.pick(vocab.names), "D": _text(rng.integers(2, 5, n)),
     }
-    built = []
-    for _, template in TITLE_TEMPLATES:
+    shares = np.array([share for share, _ in TITLE_TEMPLATES])
+    choice = rng.choice(len(TITLE_TEMPLATES), size=n, p=shares / shares.sum())
+    # build each template only for its rows, then put the rows back in order
+    order = np.argsort(choice, kind="stable")
+    ends = np.cumsum(np.bincount(choice, minlength=len(TITLE_TEMPLATES)))
+    pieces = []
+    for (_, template), start, end in zip(TITLE_TEMPLATES, np.concatenate([[0], ends[:-1]]), ends):
+        rows = pa.array(order[start:end])
         parts = []
         for literal, name, _, _ in string.Formatter().parse(template):
             parts += [literal] if literal else []
-            parts += [slots[name]] if name else []
-        built.append(parts[0] if len(parts) == 1 else _join(*parts))
-    shares = np.array([share for share, _ in TITLE_TEMPLATES])
-    choice = rng.choice(len(TITLE_TEMPLATES), size=n, p=shares / shares.sum())
-    return pc.choose(pa.array(choice.astype(np.int8)), *built)
+            parts += [slots[name].take(rows)] if name else []
+        pieces.append(parts[0] if len(parts) == 1 else _join(*parts))
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    return pa.concat_arrays(pieces).take(pa.array(inverse))
 
 
 def _movielens_titles(base: pa.Array, year: np.ndarray) -> pa.Array:
@@ -996,6 +1037,9 @@ def _movielens_genres(vocab: _Vocab, member: np.ndarray, no_genres: np.ndarray) 
 
 def _keywords(vocab: _Vocab, themes: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> pa.Array:
     """Distinct keywords, mostly from the movie's first theme, then its second theme, then generic ones."""
+    total = len(themes)
+    some = np.flatnonzero(counts > 0)
+    themes, counts = themes[some], counts[some]
     n, slots = len(themes), KEYWORD_SLOTS
     generic = len(vocab.generic_keywords)
     candidates = np.concatenate([
@@ -1004,10 +1048,18 @@ def _keywords(vocab: _Vocab, themes: np.ndarray, counts: np.ndarray, rng: np.ran
         np.broadcast_to(len(vocab.keywords) + np.arange(generic), (n, generic)),
     ], axis=1)
     weight = np.concatenate([np.full(slots, 3.0), np.full(slots, 1.2), np.full(generic, 0.5)])
-    order = np.argsort(rng.exponential(size=candidates.shape) / weight, axis=1)
+    order = np.argsort(rng.standard_exponential(size=candidates.shape, dtype=np.float32) / weight, axis=1)
     counts = np.minimum(counts, candidates.shape[1])
     chosen = np.take_along_axis(candidates, order, axis=1)[np.arange(candidates.shape[1]) < counts[:, None]]
-    return _lists(pa.concat_arrays([vocab.keywords, vocab.generic_keywords]), chosen, counts, ", ")
+    keywords = _lists(vocab.all_keywords, chosen, counts, ", ")
+    return _scatter(keywords, some, total)
+
+
+def _scatter(values: pa.Array, positions: np.ndarray, size: int) -> pa.Array:
+    """``size`` strings: values at positions, empty elsewhere."""
+    index = np.full(size, len(values), dtype=np.int64)
+    index[positions] = np.arange(len(values))
+    return pa.concat_arrays([values, pa.array([""], pa.string())]).take(pa.array(index))
 
 
 def _overviews(vocab: _Vocab, themes: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -1020,11 +1072,9 @@ def _overviews(vocab: _Vocab, themes: np.ndarray, rng: np.random.Generator) -> p
     goal2, _ = words.per_theme(vocab.goals, vocab.goal_offsets, vocab.goal_lengths, second)
     link = words.pick(pa.array(["Meanwhile, ", "Along the way, ", "At the same time, "]))
     twist = words.pick(vocab.twists)
-    sentence = _join(role, " ", goal, " ", setting, ".")
-    subplot = _join(link, role2, " ", goal2, ".")
-    shape = rng.choice(4, size=len(themes), p=[0.3, 0.25, 0.25, 0.2])
-    return pc.choose(pa.array(shape.astype(np.int8)), sentence, _join(sentence, " ", twist),
-                     _join(sentence, " ", subplot), _join(sentence, " ", subplot, " ", twist))
+    subplot = pc.if_else(pa.array(rng.random(len(themes)) < 0.45), _join(" ", link, role2, " ", goal2, "."), "")
+    twist = pc.if_else(pa.array(rng.random(len(themes)) < 0.45), _join(" ", twist), "")
+    return _join(role, " ", goal, " ", setting, ".", subplot, twist)
 
 
 def _taglines(vocab: _Vocab, themes: np.ndarray, present: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -1036,7 +1086,7 @@ def _taglines(vocab: _Vocab, themes: np.ndarray, present: np.ndarray, rng: np.ra
 
 def _image_paths(rng: np.random.Generator, present: np.ndarray) -> pa.Array:
     n = len(present)
-    chars = np.ascontiguousarray(BASE62[rng.integers(0, len(BASE62), (n, 27))])
+    chars = BASE62[np.frombuffer(rng.bytes(n * 27), dtype=np.uint8) % len(BASE62)]
     names = pa.FixedSizeBinaryArray.from_buffers(pa.binary(27), n, [None, pa.py_buffer(chars)])
     paths = _join("/", pc.cast(pc.cast(names, pa.binary()), pa.string()), ".jpg")
     return pc.if_else(pa.array(present), paths, "")
@@ -1112,7 +1162,7 @@ def _tmdb_chunk(world: _World, vocab: _Vocab, rows: _TmdbRows, base_titles: pa.A
     ml = rows.movie >= 0
     movie = np.where(ml, rows.movie, 0)
     cat = np.where(ml, 0, rows.catalogue)
-    adult = ~ml & world.adult[cat] if len(world.adult) else np.zeros(n, bool)
+    adult = ~ml & _take(world.adult, cat, False)
 
     # latent content: MovieLens rows keep their movie's, catalogue rows draw their own
     fresh_vec = (rng.standard_normal((n, LATENT_DIM), dtype=np.float32) * world.vec_scale).astype(np.float32)
@@ -1136,7 +1186,7 @@ def _tmdb_chunk(world: _World, vocab: _Vocab, rows: _TmdbRows, base_titles: pa.A
     # votes, popularity
     votes = rows.vote_count
     mean = np.where(rated[movie] > 0, rating_sum[movie] / np.maximum(rated[movie], 1), 3.5 + world.movie_bias[movie])
-    ml_average = np.clip(2 * mean + 0.2 + rng.normal(0, 0.35, n), 1.0, 10.0)
+    ml_average = np.clip(6.5 + 1.5 * (mean - 3.5) + rng.normal(0, 0.3, n), 1.0, 10.0)
     cat_average = np.clip(rng.normal(6.1, 1.3 + 2 / np.sqrt(np.maximum(votes, 1)), n), 0.5, 10.0)
     average = np.where(votes == 0, 0.0, np.where(ml, ml_average, cat_average))
     average = np.where(votes <= 3, np.round(average, 1), np.round(average, 3))
@@ -1170,7 +1220,8 @@ def _tmdb_chunk(world: _World, vocab: _Vocab, rows: _TmdbRows, base_titles: pa.A
     spoken = pc.if_else(pa.array(rng.random(n) < np.where(ml, 0.06, 0.5)), "", spoken)
     n_companies = np.where(rng.random(n) < np.where(ml, 0.1, 0.55), 0, rng.integers(1, 4, n))
     size = len(vocab.companies)
-    step = rng.choice([1, 3, 5, 9, 13, 15, 17, 19, 23, 25], size=n)
+    steps = [k for k in range(23, size) if math.gcd(k, size) == 1][:8]  # coprime with size: three distinct names
+    step = rng.choice(steps, size=n)
     start = rng.integers(0, size, n)
     company_index = (start[:, None] + step[:, None] * np.arange(3)) % size
     companies = _lists(vocab.companies, company_index[np.arange(3) < n_companies[:, None]], n_companies, ", ")
@@ -1183,7 +1234,7 @@ def _tmdb_chunk(world: _World, vocab: _Vocab, rows: _TmdbRows, base_titles: pa.A
     tagline = _taglines(vocab, themes, rng.random(n) < np.where(ml, 0.45, 0.12), rng)
     slug = pc.replace_substring_regex(pc.utf8_lower(title), "[^a-z0-9]+", "")
     homepage = pc.if_else(pa.array(rng.random(n) < np.where(ml, 0.2, 0.05)), _join("https://www.", slug, ".com/"), "")
-    imdb_number = np.where(ml, world.imdb[movie], np.where(ml, -1, world.catalogue_imdb[cat]))
+    imdb_number = np.where(ml, world.imdb[movie], _take(world.catalogue_imdb, cat, -1))
     imdb = pc.if_else(pa.array(imdb_number >= 0), _join("tt", pc.utf8_lpad(_text(imdb_number), 7, "0")), "")
 
     columns = {
@@ -1199,6 +1250,11 @@ def _tmdb_chunk(world: _World, vocab: _Vocab, rows: _TmdbRows, base_titles: pa.A
         "production_countries": countries, "spoken_languages": spoken, "keywords": keywords,
     }
     return pa.table({name: columns[name] for name in TMDB_COLUMNS})
+
+
+def _take(values: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
+    """values[index], or fill everywhere when values is empty (no catalogue rows)."""
+    return values[index] if len(values) else np.full(len(index), fill, dtype=values.dtype)
 
 
 def _write_tmdb(config: SynthConfig, world: _World, vocab: _Vocab, base_titles: pa.Array, rated: np.ndarray,
@@ -1226,7 +1282,6 @@ def generate(config: SynthConfig, progress: Progress | None = None) -> SynthSumm
     world = _build_world(config)
     vocab = _Vocab()
     chooser = _MovieChooser(world.weights)
-    world.thresholds = _calibrate(world, chooser, config.seed)
     summary = SynthSummary()
     outputs: dict[str, _Output] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spin-reel-synth-writer") as pool:
@@ -1234,12 +1289,14 @@ def generate(config: SynthConfig, progress: Progress | None = None) -> SynthSumm
             for kind in ("ratings", "movies", "links", "tmdb"):
                 outputs[kind] = _Output(config.path(kind), config.gzip, pool)
             rated, rating_sum = _write_ratings(config, world, chooser, outputs["ratings"], progress, started)
+            outputs["ratings"].close()
             summary.ratings_seconds = time.perf_counter() - started
             base_titles = _titles(vocab, world.themes[:, 0], _rng(config.seed, _TMDB, 1))
             _write_movies_and_links(world, vocab, base_titles, outputs["movies"], outputs["links"])
             _write_tmdb(config, world, vocab, base_titles, rated, rating_sum, outputs["tmdb"], progress, started)
             for kind, output in outputs.items():
-                output.close()
+                if not output.closed:
+                    output.close()
                 summary.files[kind] = output.path
                 summary.rows[kind] = output.rows
                 summary.bytes[kind] = output.path.stat().st_size

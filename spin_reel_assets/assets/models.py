@@ -22,16 +22,15 @@ CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
 
 
 class AlsConfig(dg.Config):
-    """ALS hyperparameters. Implicit-feedback ALS with the rating as confidence is the default: measured on the
-    bundled sample it ranks an order of magnitude better than explicit ALS (see recommendation_quality)."""
+    """ALS hyperparameters; defaults (and why they were chosen) in ``spark_als.AlsParams``."""
 
-    rank: int = 64
-    max_iter: int = 15
-    reg_param: float = 0.05
-    implicit_prefs: bool = True
-    alpha: float = 5.0
-    seed: int = 42
-    num_blocks: int = 4
+    rank: int = AlsParams.rank
+    max_iter: int = AlsParams.max_iter
+    reg_param: float = AlsParams.reg_param
+    implicit_prefs: bool = AlsParams.implicit_prefs
+    alpha: float = AlsParams.alpha
+    seed: int = AlsParams.seed
+    num_blocks: int = AlsParams.num_blocks
     jdbc_partitions: int = 4
     fetchsize: int = 50_000
 
@@ -43,7 +42,7 @@ class AlsConfig(dg.Config):
     deps=[ratings_table],
     group_name="models",
     kinds={"spark", "postgres"},
-    code_version="1",
+    code_version="2",
     automation_condition=RETRAIN,
     io_manager_key="spark_model_io_manager",
 )
