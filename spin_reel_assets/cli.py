@@ -121,8 +121,8 @@ def _run_rebuild(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:  # $DAGSTER_HOME, the instance the UI shows
         if args.dry_run:
             staleness.observe_sources(instance, defs.assets, resources)
-            todo = sorted(k for k, s in staleness.statuses(instance, defs.assets).items() if s in staleness.REBUILD)
-            print("unsynced or missing: " + " ".join(todo) if todo else "nothing to rebuild")
+            todo = staleness.unsynced(instance, defs.assets)
+            print("\n".join(f"{key}: {why}" for key, why in sorted(todo.items())) or "nothing to rebuild")
             return 0
         try:
             rebuilt = staleness.rebuild(instance, defs.assets, defs.asset_checks, resources)

@@ -63,7 +63,8 @@ def hybrid_top_k(train: sp.csr_matrix, user_factors, item_factors, content_vecto
 
 def search_weight(train: sp.csr_matrix, valid: sp.csr_matrix, user_factors, item_factors, content_vectors,
                   k: int = 10, max_users: int = 5000, seed: int = 42) -> tuple[float, dict[float, float]]:
-    """The ALS share of the blend with the best nDCG@k on ``valid``, from factors fitted without ``valid``.
+    """The ALS share of the blend with the best nDCG@k on ``valid``, from factors fitted without ``valid``
+    (items without factors get them imputed from content, as in the hybrid).
 
     Scored on at most ``max_users`` users with validation ratings, so the search stays cheap at scale.
     """
@@ -71,6 +72,7 @@ def search_weight(train: sp.csr_matrix, valid: sp.csr_matrix, user_factors, item
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     truth = valid[users]
+    item_factors = hybrid.impute_item_factors(item_factors, content_vectors)[0]
 
     def ndcg(weight: float) -> float:
         top = hybrid_top_k(train, user_factors, item_factors, content_vectors, weight, k, users)
@@ -81,7 +83,10 @@ def search_weight(train: sp.csr_matrix, valid: sp.csr_matrix, user_factors, item
 
 def evaluate(train: sp.csr_matrix, test: sp.csr_matrix, user_factors, item_factors, content_vectors,
              weight: float, k: int = 10) -> dict[str, dict[str, float]]:
-    """Precision/recall/nDCG/MAP@k and coverage of popularity, ALS alone, content alone and the hybrid on ``test``."""
+    """Precision/recall/nDCG/MAP@k and coverage of popularity, ALS alone, content alone and the hybrid on ``test``.
+
+    ALS alone uses the fitted factors only; the hybrid also imputes factors for items without any from content.
+    """
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     truth = test[users]
     n_items = train.shape[1]
@@ -90,7 +95,8 @@ def evaluate(train: sp.csr_matrix, test: sp.csr_matrix, user_factors, item_facto
         "popularity": popular,
         "als": hybrid_top_k(train, user_factors, item_factors, content_vectors, 1.0, k, users),
         "content": hybrid_top_k(train, user_factors, item_factors, content_vectors, 0.0, k, users),
-        "hybrid": hybrid_top_k(train, user_factors, item_factors, content_vectors, weight, k, users),
+        "hybrid": hybrid_top_k(train, user_factors, hybrid.impute_item_factors(item_factors, content_vectors)[0],
+                               content_vectors, weight, k, users),
     }
     return {name: metrics.ranking_report(top[name], truth, n_items, k) for name in RECOMMENDERS}
 

@@ -1,7 +1,9 @@
-"""Partial rebuilds: observe the input files, then materialize only the assets Dagster reports unsynced or missing.
+"""Partial rebuilds: observe the input files, then materialize only the assets that are unsynced or missing.
 
 Staleness comes from Dagster itself (the resolver behind the UI's "Unsynced" badge): a source's DataVersion is the
-hash of its file, a materialization's DataVersion derives from its code_version and its inputs' versions.
+hash of its file, a materialization's DataVersion derives from its code_version and its inputs' versions. Dagster
+marks only the asset whose own input or code changed; its descendants turn stale once it is rebuilt. "Unsynced"
+here is therefore what a rebuild must redo: Dagster's stale or missing assets and everything downstream of them.
 """
 
 from __future__ import annotations
@@ -34,10 +36,25 @@ def stale_status_resolver(instance: dg.DagsterInstance, assets: Sequence) -> Cac
 
 
 def statuses(instance: dg.DagsterInstance, assets: Sequence) -> dict[str, StaleStatus]:
-    """The status of every materializable asset: FRESH, STALE (unsynced) or MISSING."""
+    """Dagster's status of every materializable asset: FRESH, STALE or MISSING."""
     resolver = stale_status_resolver(instance, assets)
     keys = [key for a in assets if isinstance(a, dg.AssetsDefinition) and a.is_materializable for key in a.keys]
     return {key.to_user_string(): resolver.get_status(key) for key in keys}
+
+
+def unsynced(instance: dg.DagsterInstance, assets: Sequence) -> dict[str, str]:
+    """Assets a rebuild must materialize, with why: "stale" or "missing" (Dagster's status), or "downstream"."""
+    direct = {key: status for key, status in statuses(instance, assets).items() if status in REBUILD}
+    graph = AssetGraph.from_assets(assets)
+    result = {key: status.value.lower() for key, status in direct.items()}
+    frontier = [dg.AssetKey.from_user_string(key) for key in direct]
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys:
+            name = child.to_user_string()
+            if name not in result and graph.get(child).is_materializable:
+                result[name] = "downstream"
+                frontier.append(child)
+    return result
 
 
 def observe_sources(instance: dg.DagsterInstance, assets: Sequence, resources: dict) -> None:
@@ -51,7 +68,7 @@ def rebuild(instance: dg.DagsterInstance, assets: Sequence, checks: Sequence, re
     Returns the keys it rebuilt, in no particular order; an empty list when everything is up to date.
     """
     observe_sources(instance, assets, resources)
-    todo = sorted(key for key, status in statuses(instance, assets).items() if status in REBUILD)
+    todo = sorted(unsynced(instance, assets))
     if todo:
         selection = dg.AssetSelection.assets(*todo)
         result = dg.materialize([*assets, *checks], instance=instance, resources=resources, selection=selection,

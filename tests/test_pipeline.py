@@ -60,9 +60,12 @@ def test_hybrid_files_hold_every_user_and_movie(materialized):
     hybrid = materialized.metadata("hybrid_recommendations")
     assert hybrid["movies_without_ratings"] > 4_000
     embeddings = pq.read_table(folder / "item_embeddings.parquet")
-    cold = embeddings.filter(pc.is_null(embeddings.column("als"))).column("tmdb_id").to_numpy()
+    cold = embeddings.filter(embeddings.column("als_imputed")).column("tmdb_id").to_numpy()
     assert len(cold) == hybrid["movies_without_ratings"]
     assert np.isin(cold, movies).all()
+    # ... and reach users' lists: their ALS factors are imputed from their content neighbours
+    assert hybrid["cold_movies_recommended"] > 0
+    assert np.isin(cold, recs.column("tmdb_id").to_numpy()).any()
     assert 0.0 <= manifest["weight"] <= 1.0 and hybrid["als_weight"] == manifest["weight"]
 
 

@@ -61,7 +61,7 @@ class HybridConfig(dg.Config):
 @dg.asset(
     group_name="serving",
     kinds={"parquet", "spark", "faiss"},
-    code_version="1",
+    code_version="2",
     automation_condition=EAGER,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": HYBRID_FOLDER},
@@ -73,7 +73,8 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     and content scores and the rated movie that best explains each pick) and ``hybrid/similar_movies.parquet``
     (the top N neighbours of every movie in the collection), plus the item vectors the web app's cold-start page
     uses. Per user and per movie, both signals are min-max scaled and blended with an ALS weight chosen by nDCG@10
-    on a validation split; movies nobody rated are reachable through content alone; rated movies never come back.
+    on a validation split. Movies nobody rated get ALS factors imputed from their nearest content neighbours, so
+    content alone brings them into user lists and neighbour lists; rated movies never come back.
     """
     item_ids = np.sort(faiss_index.ids)
     order = np.argsort(faiss_index.ids)
@@ -93,7 +94,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
 
     started = time.perf_counter()
     user_factors = factor_matrix(als_model.model.userFactors, user_ids)
-    item_factors = factor_matrix(als_model.model.itemFactors, item_ids)
+    item_factors, imputed = hybrid.impute_item_factors(factor_matrix(als_model.model.itemFactors, item_ids), content_vectors)
     profiles = hybrid.content_profiles(rated, content_vectors)
     recs = hybrid.recommend_users(user_factors, item_factors, profiles, content_vectors, rated, weight, n=config.top_n)
     because = hybrid.explain(recs["user"], recs["item"], rated, content_vectors)
@@ -119,9 +120,9 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "als_score": _nullable(similar["als_score"]),
     })
     item_embeddings = pa.table({MOVIE_ID: pa.array(item_ids), "content": _vectors_column(content_vectors),
-                                "als": _vectors_column(item_factors)})
+                                "als": _vectors_column(item_factors), "als_imputed": pa.array(imputed)})
     recommended = pc.unique(user_recommendations.column(MOVIE_ID))
-    cold = np.isnan(item_factors).all(axis=1)
+    cold = imputed | np.isnan(item_factors).all(axis=1)
     manifest = {
         "weight": weight, "top_n": config.top_n, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "weight_grid_ndcg@10": {str(w): s for w, s in grid.items()}, "users": len(user_ids), "movies": len(item_ids),
@@ -161,7 +162,7 @@ COVERAGE_CHECK = dg.AssetCheckSpec("hybrid_coverage_not_below_als", asset="recom
 @dg.asset(
     group_name="serving",
     kinds={"spark", "numpy"},
-    code_version="1",
+    code_version="2",
     automation_condition=EAGER,
     check_specs=[NDCG_CHECK, COVERAGE_CHECK],
 )

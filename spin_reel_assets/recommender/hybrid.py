@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from spin_reel_assets.schema import DEFAULT_TOP_N
 
 from .blend import Bounds, blend, row_bounds
-from .content import l2_normalize, search
+from .content import build_index, l2_normalize, search
 
 
 def content_profiles(rated: sp.csr_matrix, content_vectors: np.ndarray) -> np.ndarray:
@@ -255,6 +255,28 @@ def recommend_from_liked(
         "content_score": content[cols],
         "because": liked[closest],
     }
+
+
+def impute_item_factors(item_factors: np.ndarray, content_vectors: np.ndarray, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Factors for items without any (nobody rated them): the similarity-weighted mean of the factors of their k
+    nearest content neighbours that have factors. Returns the completed factors and the mask of imputed rows.
+
+    This gives a movie nobody rated a collaborative score a user's factors can rank, so it can reach user lists
+    through its content. Items whose neighbours are all dissimilar (similarity <= 0) keep NaN.
+    """
+    cold = np.isnan(item_factors).all(axis=1) if item_factors.shape[1] else np.zeros(len(item_factors), dtype=bool)
+    warm = np.flatnonzero(~cold)
+    completed = item_factors.copy()
+    if not cold.any() or len(warm) == 0:
+        return completed, np.zeros(len(item_factors), dtype=bool)
+    scores, neighbours = search(build_index(np.ascontiguousarray(content_vectors[warm])), content_vectors[cold], min(k, len(warm)))
+    weights = np.where(neighbours >= 0, np.maximum(scores, 0), 0).astype(np.float32)
+    totals = weights.sum(axis=1, keepdims=True)
+    gathered = item_factors[warm][np.maximum(neighbours, 0)]
+    imputed = np.einsum("ck,ckr->cr", weights, gathered) / np.where(totals > 0, totals, 1)
+    imputed[totals[:, 0] <= 0] = np.nan
+    completed[cold] = imputed
+    return completed, cold & ~np.isnan(completed).all(axis=1)
 
 
 def popularity_scores(rated: sp.csr_matrix) -> np.ndarray:

@@ -252,3 +252,26 @@ def test_popularity_baseline():
 def test_to_matrix():
     got = to_matrix(np.array([2, 0, 2, 0, 2]), np.array([7, 5, 8, 6, 9]), n_users=3, n=2)
     assert got.tolist() == [[5, 6], [-1, -1], [7, 8]]
+
+
+def test_impute_item_factors_weights_content_neighbours_by_similarity():
+    from spin_reel_assets.recommender.hybrid import impute_item_factors
+
+    # items 0 and 1 have factors; item 2 (nobody rated it) has content [0.8, 0.6]:
+    # cosine to item 0 ([1, 0]) = 0.8, to item 1 ([0, 1]) = 0.6, so its factors are
+    # (0.8 * [1, 2] + 0.6 * [3, 4]) / 1.4 = [2.6, 4.0] / 1.4 = [1.857142..., 2.857142...]
+    factors = np.array([[1.0, 2.0], [3.0, 4.0], [np.nan, np.nan]], dtype=np.float32)
+    content = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6]], dtype=np.float32)
+    completed, imputed = impute_item_factors(factors, content, k=2)
+    np.testing.assert_allclose(completed[2], [2.6 / 1.4, 4.0 / 1.4], rtol=1e-5)
+    np.testing.assert_array_equal(completed[:2], factors[:2])
+    assert imputed.tolist() == [False, False, True]
+
+
+def test_impute_item_factors_leaves_items_with_only_dissimilar_neighbours_missing():
+    from spin_reel_assets.recommender.hybrid import impute_item_factors
+
+    factors = np.array([[1.0, 2.0], [np.nan, np.nan]], dtype=np.float32)
+    content = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)  # cosine -1: no evidence
+    completed, imputed = impute_item_factors(factors, content, k=1)
+    assert np.isnan(completed[1]).all() and imputed.tolist() == [False, False]
