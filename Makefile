@@ -47,5 +47,15 @@ test: provision-test venv
 web: venv
 	$(VENV)/bin/gunicorn -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()'
 
+# Benchmarks print figures (time, throughput, memory, ratios to a reference measured in the same run).
+bench: provision stores
+	$(PY) bench/models.py
+
+bench-ingest: provision stores
+	$(PY) bench/ingest.py
+
+bench-web: provision-test stores
+	$(PY) bench/web.py
+
 clean:
 	rm -rf $(STATE) artifacts test-artifacts

@@ -98,7 +98,8 @@ def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
     for path in SAMPLE_DIR.glob("*.csv.gz"):
         shutil.copy(path, data_dir / path.name)
     resources = resources_for(postgres_url, mongo_uri, name, artifacts, data_dir)
-    instance = dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home")))
+    instance = dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home")),
+                                             overrides={"telemetry": {"enabled": False}})
     observe_sources(instance, defs.assets, resources)
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], resources=resources, instance=instance, selection=dg.AssetSelection.all()

@@ -14,7 +14,7 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus
 
 from spin_reel_assets.definitions import defs
-from spin_reel_assets.staleness import observe_sources, rebuild, statuses
+from spin_reel_assets.staleness import observe_sources, rebuild, statuses, unsynced
 
 EVERYTHING = {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
               "faiss_index", "hybrid_recommendations", "recommendation_quality"}
@@ -23,12 +23,15 @@ TMDB_SIDE = {"clean_movies", "movies_table", "movies_collection", "faiss_index",
 RATINGS_SIDE = {"clean_ratings", "ratings_table", "als_model", "hybrid_recommendations", "recommendation_quality"}
 
 
-def unsynced(pipeline, assets=None) -> set[str]:
+def affected(pipeline, assets=None, stale=None) -> set[str]:
+    """Observe the inputs; the assets a rebuild must redo. ``stale``: the ones Dagster itself must call STALE."""
     assets = defs.assets if assets is None else assets
     observe_sources(pipeline.instance, assets, pipeline.resources)
-    result = statuses(pipeline.instance, assets)
-    assert set(result) == EVERYTHING
-    return {key for key, status in result.items() if status != StaleStatus.FRESH}
+    status = statuses(pipeline.instance, assets)
+    assert set(status) == EVERYTHING
+    if stale is not None:
+        assert {key for key, value in status.items() if value == StaleStatus.STALE} == stale
+    return set(unsynced(pipeline.instance, assets))
 
 
 @contextmanager
@@ -47,19 +50,19 @@ def drop_last_line(text: str) -> str:
 
 
 def test_everything_is_in_sync_after_the_full_materialization(materialized):
-    assert unsynced(materialized) == set()
+    assert affected(materialized) == set()
 
 
 def test_a_changed_tmdb_file_stales_exactly_the_movie_side(materialized):
     with changed(materialized.data_dir / "TMDB_movie_dataset_v11.csv.gz", drop_last_line):
-        assert unsynced(materialized) == TMDB_SIDE
-    assert unsynced(materialized) == set()
+        assert affected(materialized, stale={"clean_movies"}) == TMDB_SIDE
+    assert affected(materialized) == set()
 
 
 def test_a_changed_ratings_file_stales_the_ratings_side_but_not_the_content_index(materialized):
     with changed(materialized.data_dir / "ratings.csv.gz", drop_last_line):
-        assert unsynced(materialized) == RATINGS_SIDE
-    assert unsynced(materialized) == set()
+        assert affected(materialized, stale={"clean_ratings"}) == RATINGS_SIDE
+    assert affected(materialized, stale=set()) == set()
 
 
 def test_rewriting_an_input_with_identical_content_stales_nothing(materialized):
@@ -67,7 +70,7 @@ def test_rewriting_an_input_with_identical_content_stales_nothing(materialized):
         data = path.read_bytes()
         path.unlink()
         path.write_bytes(data)
-    assert unsynced(materialized) == set()
+    assert affected(materialized) == set()
 
 
 def bumped(name: str):
@@ -85,13 +88,13 @@ def bumped(name: str):
     ("movies_table", {"movies_table"}),
 ])
 def test_a_code_version_bump_stales_that_asset_and_its_descendants(materialized, name, expected):
-    assert unsynced(materialized, bumped(name)) == expected
+    assert affected(materialized, bumped(name), stale={name}) == expected
 
 
-def test_rebuild_materializes_only_what_is_unsynced(materialized):
+def test_rebuild_materializes_only_what_is_affected(materialized):
     assets = bumped("movies_table")
     assert rebuild(materialized.instance, assets, defs.asset_checks, materialized.resources) == ["movies_table"]
-    assert unsynced(materialized, assets) == set()
+    assert affected(materialized, assets) == set()
     assert rebuild(materialized.instance, assets, defs.asset_checks, materialized.resources) == []
     # and back to the code location's own version
     assert rebuild(materialized.instance, defs.assets, defs.asset_checks, materialized.resources) == ["movies_table"]
@@ -121,7 +124,7 @@ def test_the_rebuild_command_rebuilds_the_movie_side_after_a_tmdb_change(materia
     with changed(materialized.data_dir / "TMDB_movie_dataset_v11.csv.gz", drop_last_line):
         output = run_rebuild_command(materialized)
         assert set(output.split("rebuilt:")[1].split()) == TMDB_SIDE
-        assert unsynced(materialized) == set()
+        assert affected(materialized) == set()
     # back to the original file: the movie side is rebuilt once more, and the stores hold the sample again
     assert set(run_rebuild_command(materialized).split("rebuilt:")[1].split()) == TMDB_SIDE
-    assert unsynced(materialized) == set()
+    assert affected(materialized) == set()
