@@ -84,12 +84,11 @@ def als_comparison(rank: int, iterations: int, alpha: float, reg: float) -> dict
     """Seconds per iteration of Spark ALS and implicit's ALS on the sample's clean ratings."""
     import scipy.sparse as sp
     from implicit.cpu.als import AlternatingLeastSquares
-    from pyspark.sql import SparkSession
 
     from spin_reel_assets.cleaning.inputs import find_input, read_links, read_ratings
     from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-    from spin_reel_assets.resources import BUNDLED_SAMPLE, spark_config_from_env
-    from spin_reel_assets.spark_als import AlsParams, train_als
+    from spin_reel_assets.resources import BUNDLED_SAMPLE
+    from spin_reel_assets.spark_als import AlsParams, local_session, train_als
 
     table = clean_ratings(read_ratings(find_input(BUNDLED_SAMPLE, "ratings")),
                           movie_key_map(read_links(find_input(BUNDLED_SAMPLE, "links")))).table
@@ -106,12 +105,7 @@ def als_comparison(rank: int, iterations: int, alpha: float, reg: float) -> dict
     model.fit(matrix, show_progress=False)
     implicit_seconds = time.perf_counter() - started
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder
-    for key, value in spark_config_from_env().items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_session()
     frame = spark.createDataFrame(table.select(["user_id", "tmdb_id", "rating"]).to_pandas()).cache()
     frame.count()
     params = AlsParams(rank=rank, max_iter=iterations, reg_param=reg, alpha=alpha)

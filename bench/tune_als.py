@@ -8,13 +8,11 @@ Usage: python bench/tune_als.py --ranks 32,64 --regs 0.05,0.5 --alphas 0.5,1,5
 
 import argparse
 import itertools
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from pyspark.sql import SparkSession
 
 from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
@@ -23,8 +21,8 @@ from spin_reel_assets.evaluation import hybrid_top_k, index_ratings, search_weig
 from spin_reel_assets.recommender import metrics
 from spin_reel_assets.recommender.content import fit_content_model, movie_text
 from spin_reel_assets.recommender.split import stratified_split
-from spin_reel_assets.resources import BUNDLED_SAMPLE, spark_config_from_env
-from spin_reel_assets.spark_als import AlsParams, fit_factor_matrices
+from spin_reel_assets.resources import BUNDLED_SAMPLE
+from spin_reel_assets.spark_als import AlsParams, fit_factor_matrices, local_session
 
 
 def sample_data(data_dir: Path):
@@ -46,12 +44,7 @@ def main() -> None:
     parser.add_argument("--regs", default="0.01,0.05,0.5", help="comma-separated regParam values")
     parser.add_argument("--alphas", default="0.5,1,5", help="comma-separated confidence scales")
     args = parser.parse_args()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder
-    for key, value in spark_config_from_env().items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_session()
     interactions, vectors = sample_data(BUNDLED_SAMPLE)
     train = interactions.subset(~stratified_split(interactions.users, 0.25, 42))
     is_valid = stratified_split(train.users, 0.2, 43)

@@ -129,3 +129,15 @@ def predict_pairs(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     predictions = np.full(len(users), np.nan, dtype=np.float64)
     predictions[scored["row"].to_numpy()] = scored["prediction"].to_numpy()
     return predictions
+
+
+def local_session(config: dict[str, str] | None = None):
+    """A Spark session outside Dagster (benchmarks, tuning) built as PySparkResource builds it, logging errors only."""
+    from dagster_pyspark.resources import spark_session_from_config
+
+    from spin_reel_assets.resources import spark_config_from_env
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = spark_session_from_config(config or spark_config_from_env())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

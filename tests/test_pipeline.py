@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import psycopg
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pymongo
 
