@@ -104,27 +104,35 @@ def _id_column(table: pa.Table, name: str) -> np.ndarray:
 
 
 def content_share(content: np.ndarray, als: np.ndarray, weight: float) -> np.ndarray:
-    """Share of the blended score carried by the content signal (0..1), NaN when both signals are zero."""
-    content_part = (1.0 - weight) * np.abs(content)
-    als_part = weight * np.abs(np.nan_to_num(als))
+    """Share of a similar movie's support that comes from content (0..1), NaN when neither signal supports it.
+
+    Both signals of a similar-movies row are cosines (content vectors; unit ALS item factors), so they weigh
+    against each other directly: (1 - w)·max(content, 0) versus w·max(ALS, 0), a missing ALS score counting 0."""
+    content_part = (1.0 - weight) * np.maximum(content, 0)
+    als_part = weight * np.maximum(np.nan_to_num(als), 0)
     total = content_part + als_part
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.round(np.where(total > 0, content_part / total, np.nan), 4)
 
 
-def _ranked_lists(table: pa.Table, key: str, item: str, weight: float) -> RankedLists:
-    content, als = _float_column(table, "content_score"), _float_column(table, "als_score")
+def _ranked_lists(table: pa.Table, key: str, item: str, extra: dict[str, np.ndarray]) -> RankedLists:
     columns = {
         "rank": table.column("rank").to_numpy().astype(np.int64),
         "tmdb_id": _id_column(table, item),
         "score": _float_column(table, "score"),
-        "content_score": content,
-        "als_score": als,
-        "content_share": content_share(content, als, weight),
+        "content_score": _float_column(table, "content_score"),
+        "als_score": _float_column(table, "als_score"),
     }
-    if "because_tmdb_id" in table.column_names:
-        columns["because_tmdb_id"] = _id_column(table, "because_tmdb_id")
-    return RankedLists(table.column(key).to_numpy().astype(np.int64), columns)
+    return RankedLists(table.column(key).to_numpy().astype(np.int64), columns | extra)
+
+
+def _user_recommendations(table: pa.Table) -> RankedLists:
+    return _ranked_lists(table, USER_ID, MOVIE_ID, {"because_tmdb_id": _id_column(table, "because_tmdb_id")})
+
+
+def _similar_movies(table: pa.Table, weight: float) -> RankedLists:
+    share = content_share(_float_column(table, "content_score"), _float_column(table, "als_score"), weight)
+    return _ranked_lists(table, MOVIE_ID, "similar_tmdb_id", {"content_share": share})
 
 
 def _matrix(column: pa.ChunkedArray) -> np.ndarray:
@@ -154,8 +162,8 @@ def load_artifacts(directory: Path) -> HybridArtifacts:
     weight = float(manifest["weight"])
     created_at = manifest.get("created_at")
     return HybridArtifacts(
-        user_recommendations=_ranked_lists(pq.read_table(directory / USER_RECOMMENDATIONS_PATH), USER_ID, MOVIE_ID, weight),
-        similar_movies=_ranked_lists(pq.read_table(directory / SIMILAR_MOVIES_PATH), MOVIE_ID, "similar_tmdb_id", weight),
+        user_recommendations=_user_recommendations(pq.read_table(directory / USER_RECOMMENDATIONS_PATH)),
+        similar_movies=_similar_movies(pq.read_table(directory / SIMILAR_MOVIES_PATH), weight),
         embeddings=_embeddings(pq.read_table(directory / ITEM_EMBEDDINGS_PATH)),
         weight=weight,
         top_n=int(manifest["top_n"]),

@@ -5,26 +5,19 @@ from __future__ import annotations
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 
 from pymongo.database import Database
 
 from spin_reel_assets.schema import MOVIE_ID, MOVIES_COLLECTION
+from spin_reel_assets.titles import normalize_title
 
 from .stores import with_mongo
 
 POSTER_BASE_URL = "https://image.tmdb.org/t/p/w342"
 CACHE_MAX_ENTRIES = 50_000
 POPULAR_CACHE_SECONDS = 60.0
-
-
-def normalize_title(text: str) -> str:
-    """Lower-case, accents stripped, whitespace collapsed: the form stored in ``title_lower``."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(stripped.lower().split())
 
 
 def poster_url(poster_path: str | None) -> str | None:
@@ -35,8 +28,10 @@ def to_movie(document: dict) -> dict:
     """A MongoDB document as JSON-safe data: ``_id`` renamed to tmdb_id, dates as ISO strings, poster URL added."""
     movie = {MOVIE_ID: document["_id"]}
     for key, value in document.items():
+        if isinstance(value, datetime):
+            value = value.date()
         if key != "_id":
-            movie[key] = value.date().isoformat() if isinstance(value, datetime) else value.isoformat() if isinstance(value, date) else value
+            movie[key] = value.isoformat() if isinstance(value, date) else value
     movie["poster_url"] = poster_url(document.get("poster_path"))
     return movie
 

@@ -19,7 +19,10 @@ def wants_json() -> bool:
 
 
 def _default_suggestions() -> list[dict]:
-    return [{"label": "Search and popular movies", "url": url_for("pages.index")}, {"label": "Discover movies", "url": url_for("pages.discover")}]
+    return [
+        {"label": "Search and popular movies", "url": url_for("pages.index")},
+        {"label": "Discover movies", "url": url_for("pages.discover")},
+    ]
 
 
 def handle_http_error(error: HTTPException):

@@ -1,8 +1,8 @@
 """Ranked movie lists for the pages and the API: the artifacts' rows joined with movie cards from the catalog.
 
-Every row is a dict: rank, tmdb_id, score, content_score, als_score (None without ALS factors), content_share
-(0..1: the share of the score carried by the content signal), ``movie`` (a card, None when MongoDB does not
-know it or is down) and, for users, because_tmdb_id with its ``because`` card."""
+Every row is a dict: rank, tmdb_id, score (the blend), content_score, als_score (None without ALS factors) and
+``movie`` (a card, None when MongoDB does not know the movie or is down); similar movies add content_share (0..1,
+see ``artifacts.content_share``), user and cold-start picks add because_tmdb_id with its ``because`` card."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ from flask import current_app
 
 from spin_reel_assets.recommender.hybrid import recommend_from_liked
 
-from .artifacts import ArtifactStore, HybridArtifacts, content_share
+from .artifacts import ArtifactStore, HybridArtifacts
 from .catalog import MovieCatalog
 from .stores import ARTIFACTS, mark_unavailable
 
 CARD_FIELDS = ("tmdb_id", "title", "year", "genres", "poster_url", "vote_average")
 
 
+def artifact_store() -> ArtifactStore:
+    return current_app.extensions["spin_reel_artifacts"]
+
+
 def artifacts() -> HybridArtifacts | None:
     """The loaded artifacts, or None (with a notice for the page) before the pipeline produced them."""
-    snapshot = current_app.extensions["spin_reel_artifacts"].current()
+    snapshot = artifact_store().current()
     if snapshot is None:
         mark_unavailable(ARTIFACTS)
     return snapshot
-
-
-def artifact_store() -> ArtifactStore:
-    return current_app.extensions["spin_reel_artifacts"]
 
 
 def catalog() -> MovieCatalog:
@@ -56,9 +56,14 @@ def user_recommendations(user_id: int, n: int) -> list[dict] | None:
     return None if rows is None else with_cards(rows)
 
 
-def similar_movies(tmdb_id: int, n: int) -> list[dict] | None:
+def similar_rows(tmdb_id: int, n: int) -> list[dict] | None:
+    """The movie's top-n similar movies as the artifacts hold them (no cards), or None when it has none."""
     snapshot = artifacts()
-    rows = snapshot.similar_movies.get(tmdb_id, n) if snapshot else None
+    return snapshot.similar_movies.get(tmdb_id, n) if snapshot else None
+
+
+def similar_movies(tmdb_id: int, n: int) -> list[dict] | None:
+    rows = similar_rows(tmdb_id, n)
     return None if rows is None else with_cards(rows)
 
 
@@ -85,8 +90,6 @@ def recommend_for_liked(liked: list[int], n: int) -> tuple[list[dict], list[int]
         snapshot.weight,
         n=n,
     )
-    content, als = np.asarray(result["content_score"], dtype=np.float64), np.asarray(result["als_score"], dtype=np.float64)
-    because = np.asarray(result["because"])
     rows = [
         {
             "rank": int(rank),
@@ -94,11 +97,10 @@ def recommend_for_liked(liked: list[int], n: int) -> tuple[list[dict], list[int]
             "score": round(float(score), 6),
             "content_score": round(float(content_score), 6),
             "als_score": None if np.isnan(als_score) else round(float(als_score), 6),
-            "content_share": None if np.isnan(share) else float(share),
-            "because_tmdb_id": int(embeddings.tmdb_ids[source]) if 0 <= source < len(embeddings.tmdb_ids) else None,
+            "because_tmdb_id": int(embeddings.tmdb_ids[source]),
         }
-        for rank, item, score, content_score, als_score, share, source in zip(
-            result["rank"], result["item"], result["score"], content, als, content_share(content, als, snapshot.weight), because
+        for rank, item, score, content_score, als_score, source in zip(
+            result["rank"], result["item"], result["score"], result["content_score"], result["als_score"], result["because"]
         )
     ]
     return with_cards(rows), unknown

@@ -83,11 +83,6 @@ class Stores:
             options="-c statement_timeout=5000",
         )
 
-    def close(self) -> None:
-        if self._mongo_client is not None:
-            self._mongo_client.close()
-            self._mongo_client = None
-
 
 def init_app(app: Flask) -> None:
     app.extensions["spin_reel_stores"] = Stores(app)

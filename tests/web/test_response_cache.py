@@ -1,0 +1,39 @@
+"""The cache of serialized API bodies: per artifacts snapshot, expiring, never holding a degraded answer."""
+
+from __future__ import annotations
+
+import time
+
+from spin_reel_web import create_app
+from spin_reel_web.response_cache import ResponseCache
+
+
+def test_bodies_belong_to_one_snapshot_and_expire():
+    cache, first, second = ResponseCache(seconds=0.2), object(), object()
+    cache.put(first, ("user", 1, 20), b"one")
+    assert cache.get(first, ("user", 1, 20)) == b"one"
+    assert cache.get(first, ("user", 1, 5)) is None
+    assert cache.get(second, ("user", 1, 20)) is None  # reloaded artifacts
+    cache.put(second, ("user", 2, 20), b"two")
+    assert cache.get(first, ("user", 1, 20)) is None and cache.get(second, ("user", 2, 20)) == b"two"
+    time.sleep(0.25)
+    assert cache.get(second, ("user", 2, 20)) is None
+
+
+def test_cached_api_body_is_the_fresh_one(client):
+    first = client.get("/api/users/7/recommendations?n=4")
+    second = client.get("/api/users/7/recommendations?n=4")
+    assert first.get_data() == second.get_data() and second.mimetype == "application/json"
+    assert len(client.get("/api/users/7/recommendations?n=2").get_json()["recommendations"]) == 2
+
+
+def test_answers_with_notices_are_not_cached(served_stack, closed_port):
+    healthy = create_app(served_stack.app_config())
+    degraded = create_app(served_stack.app_config(MONGO_URI=f"mongodb://127.0.0.1:{closed_port}", STORE_TIMEOUT_SECONDS=0.3))
+    for app in (healthy, degraded):
+        app.test_client().get("/api/users/7/recommendations")
+    cached = {
+        app: app.extensions["spin_reel_responses"].get(app.extensions["spin_reel_artifacts"].current(), ("user", 7, 20))
+        for app in (healthy, degraded)
+    }
+    assert cached[healthy] is not None and cached[degraded] is None
