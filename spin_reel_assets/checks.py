@@ -1,9 +1,10 @@
-"""Blocking structural checks on the hybrid recommendations: a failure stops downstream materialization."""
+"""Blocking asset checks: a failure stops the assets downstream of the checked one from materializing."""
 
 import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from spin_reel_assets.cleaning.movies import ADULT
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.resources import MongoResource
 from spin_reel_assets.schema import MOVIE_ID, MOVIES_COLLECTION, USER_ID
@@ -53,3 +54,40 @@ def hybrid_structure(hybrid_recommendations: ParquetBundle, ratings_table: pa.Ta
            recs.column("because_tmdb_id").drop_null()]
     unknown = sum(int((~np.isin(column.to_numpy(), collection_ids)).sum()) for column in ids)
     yield dg.AssetCheckResult(check_name=KNOWN_IDS.name, passed=unknown == 0, metadata={"unknown_ids": unknown})
+
+
+# A file where more than this share of rows is bad is more likely the wrong file (or a broken export) than a file
+# with a few bad rows: stop before it replaces the stores.
+MAX_QUARANTINED_SHARE = 0.05
+
+
+def _quarantined_share(context, asset: str, excused: str | None = None) -> tuple[float, dict]:
+    """Share of input rows quarantined by the latest materialization, not counting the ``excused`` reason."""
+    metadata = context.instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+    excused_rows = metadata[f"quarantine: {excused}"].value if excused and f"quarantine: {excused}" in metadata else 0
+    rows_in, quarantined = metadata["rows_in"].value, metadata["quarantined"].value - excused_rows
+    share = quarantined / rows_in if rows_in else 1.0
+    return share, {"rows_in": rows_in, "quarantined": quarantined, "share": round(share, 4), "limit": MAX_QUARANTINED_SHARE}
+
+
+def _repeated_keys(keys: np.ndarray) -> int:
+    """Number of rows whose key repeats an earlier row's."""
+    return len(keys) - len(np.unique(keys))
+
+
+@dg.asset_check(asset="clean_ratings", blocking=True,
+                description=f"At most {MAX_QUARANTINED_SHARE:.0%} of the input rows quarantined, and one rating per (user, movie).")
+def clean_ratings_are_sound(context: dg.AssetCheckExecutionContext, clean_ratings: pa.Table) -> dg.AssetCheckResult:
+    share, metadata = _quarantined_share(context, "clean_ratings")
+    duplicates = _repeated_keys(_pair_keys(clean_ratings.column(USER_ID).to_numpy(), clean_ratings.column(MOVIE_ID).to_numpy()))
+    return dg.AssetCheckResult(passed=share <= MAX_QUARANTINED_SHARE and duplicates == 0,
+                               metadata={**metadata, "duplicate_pairs": duplicates})
+
+
+@dg.asset_check(asset="clean_movies", blocking=True,
+                description=f"At most {MAX_QUARANTINED_SHARE:.0%} of the TMDB records quarantined (adult titles aside), one row per tmdb_id.")
+def clean_movies_are_sound(context: dg.AssetCheckExecutionContext, clean_movies: pa.Table) -> dg.AssetCheckResult:
+    share, metadata = _quarantined_share(context, "clean_movies", excused=ADULT)
+    duplicates = _repeated_keys(clean_movies.column(MOVIE_ID).to_numpy())
+    return dg.AssetCheckResult(passed=share <= MAX_QUARANTINED_SHARE and duplicates == 0,
+                               metadata={**metadata, "duplicate_ids": duplicates})

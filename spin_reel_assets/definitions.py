@@ -13,7 +13,7 @@ from spin_reel_assets.assets.models import als_model, faiss_index
 from spin_reel_assets.assets.serving import hybrid_recommendations, recommendation_quality
 from spin_reel_assets.assets.stores import movies_collection, movies_table, ratings_table
 from spin_reel_assets.automation import automation_sensor, input_files_sensor, observe_inputs_job
-from spin_reel_assets.checks import hybrid_structure
+from spin_reel_assets.checks import clean_movies_are_sound, clean_ratings_are_sound, hybrid_structure
 from spin_reel_assets.settings import build_resources
 
 ASSETS = [
@@ -31,7 +31,7 @@ ASSETS = [
 
 defs = dg.Definitions(
     assets=ASSETS,
-    asset_checks=[hybrid_structure],
+    asset_checks=[clean_ratings_are_sound, clean_movies_are_sound, hybrid_structure],
     jobs=[observe_inputs_job],
     sensors=[input_files_sensor, automation_sensor],
     resources=build_resources(),

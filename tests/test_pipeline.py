@@ -15,6 +15,7 @@ def test_every_asset_and_check_succeeds(materialized):
                     "faiss_index", "hybrid_recommendations", "recommendation_quality"}
     checks = {e.check_name: e.passed for e in materialized.result.get_asset_check_evaluations()}
     assert checks["every_user_has_top_n"] and checks["no_rated_movie_recommended"] and checks["ids_exist_in_collection"]
+    assert checks["clean_ratings_are_sound"] and checks["clean_movies_are_sound"]
 
 
 def test_ratings_reach_postgres_with_exact_counts(materialized):

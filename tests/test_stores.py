@@ -186,3 +186,31 @@ def test_io_managers_write_and_load_through_dagster(tmp_path, postgres_url, mong
     assert quarantine.to_pylist() == [{"line": 7, "field": "rating", "reason": "out of range", "raw": "1,2,9,3"}]
     metadata = result.asset_materializations_for_node("table")[0].metadata
     assert metadata["rows"].value == 100 and "***" not in metadata["database"].value
+
+
+def test_a_blocking_check_stops_a_bad_ratings_file_before_it_reaches_postgres(tmp_path, postgres_url, mongo_uri, mongo_db):
+    """Half the rows of this ratings file are garbage: clean_ratings materializes (with its quarantine), its blocking
+    check fails, and ratings_table is not materialized, so the previous table stays in PostgreSQL."""
+    import shutil
+
+    from spin_reel_assets.definitions import defs
+
+    from .conftest import SAMPLE_DIR, resources_for
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SAMPLE_DIR / "links.csv.gz", data)
+    lines = ["userId,movieId,rating,timestamp"] + [f"{u},1,{'4.0' if u % 2 else 'oops'},964982703" for u in range(1, 201)]
+    (data / "ratings.csv").write_text("\n".join(lines) + "\n")
+    with psycopg.connect(postgres_url) as conn:
+        replace_table(conn, RATINGS_TABLE, ratings(1_000))
+    resources = resources_for(postgres_url, mongo_uri, mongo_db, tmp_path / "artifacts", data)
+    result = dg.materialize([*defs.assets, *defs.asset_checks], resources=resources, raise_on_error=False,
+                            selection=dg.AssetSelection.assets("clean_ratings", "ratings_table"))
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["clean_ratings_are_sound"].passed is False
+    assert checks["clean_ratings_are_sound"].metadata["quarantined"].value == 100
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"clean_ratings"}
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (1_000,)
