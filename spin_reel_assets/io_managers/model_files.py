@@ -1,12 +1,16 @@
 """Model artifacts saved as folders under the artifacts directory: the Spark ALS model and the FAISS index.
 
-Each is written to a temporary folder and swapped into place, so a failed save keeps the previous model.
+On a filesystem each is written to a temporary folder and swapped into place, so a failed save keeps the previous
+model. The FAISS index may also live on an object store (an fsspec URL such as s3://…): it is built locally and
+uploaded. The Spark model is written by Spark itself, so its folder must be a path the driver and executors share.
 """
 
+import io
 import json
 import os
 import pickle
 import shutil
+import tempfile
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +19,7 @@ import dagster as dg
 import faiss
 import numpy as np
 from dagster_pyspark import PySparkResource
+from upath import UPath
 
 from spin_reel_assets.spark_als import AlsArtifact, AlsParams
 
@@ -36,6 +41,25 @@ def swap_into_place(build, target: Path) -> None:
 
 def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
+def publish_folder(build, target: UPath) -> None:
+    """``build(folder)`` a local folder, then make it ``target``: swapped in locally, uploaded to an object store."""
+    if is_local(target):
+        swap_into_place(build, Path(target.path))
+        return
+    with tempfile.TemporaryDirectory() as local:
+        folder = Path(local, "artifact")
+        build(folder)
+        if target.exists():
+            target.fs.rm(target.path, recursive=True)
+        for file in folder.rglob("*"):
+            if file.is_file():
+                (target / file.relative_to(folder).as_posix()).write_bytes(file.read_bytes())
 
 
 class SparkModelIOManager(dg.ConfigurableIOManager):
@@ -79,12 +103,13 @@ class ContentIndex:
 
 
 class FaissIndexIOManager(dg.ConfigurableIOManager):
-    """Saves a ``ContentIndex`` as ``index.faiss`` (write_index), ``ids.npy`` and ``content_model.pkl``."""
+    """Saves a ``ContentIndex`` as ``index.faiss`` (write_index), ``ids.npy`` and ``content_model.pkl`` under
+    ``<base_dir>/<asset>``; ``base_dir`` is a folder or an fsspec URL."""
 
     base_dir: str
 
-    def _path(self, context) -> Path:
-        return Path(self.base_dir, *context.asset_key.path)
+    def _path(self, context) -> UPath:
+        return UPath(self.base_dir).joinpath(*context.asset_key.path)
 
     def handle_output(self, context: dg.OutputContext, obj: ContentIndex) -> None:
         def build(folder: Path) -> None:
@@ -95,11 +120,12 @@ class FaissIndexIOManager(dg.ConfigurableIOManager):
                 pickle.dump(obj.model, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
         target = self._path(context)
-        swap_into_place(build, target)
-        context.add_output_metadata({"path": str(target), "bytes": dg.MetadataValue.int(folder_size(target))})
+        publish_folder(build, target)
+        size = sum(target.joinpath(name).stat().st_size for name in ("index.faiss", "ids.npy", "content_model.pkl"))
+        context.add_output_metadata({"path": str(target), "bytes": dg.MetadataValue.int(size)})
 
     def load_input(self, context: dg.InputContext) -> ContentIndex:
         folder = self._path(context.upstream_output)
-        with open(folder / "content_model.pkl", "rb") as handle:
-            model = pickle.load(handle)  # written by this pipeline only
-        return ContentIndex(faiss.read_index(str(folder / "index.faiss")), np.load(folder / "ids.npy"), model)
+        model = pickle.loads((folder / "content_model.pkl").read_bytes())  # written by this pipeline only
+        index = faiss.deserialize_index(np.frombuffer((folder / "index.faiss").read_bytes(), dtype=np.uint8))
+        return ContentIndex(index, np.load(io.BytesIO((folder / "ids.npy").read_bytes())), model)
