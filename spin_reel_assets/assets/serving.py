@@ -25,6 +25,12 @@ from spin_reel_assets.spark_als import AlsArtifact, AlsParams, factor_matrix, fi
 HYBRID_FOLDER = "hybrid"
 
 
+def _item_space(faiss_index: ContentIndex) -> tuple[np.ndarray, np.ndarray]:
+    """The movies of the collection sorted by tmdb_id (the item index space) and their content vectors."""
+    order = np.argsort(faiss_index.ids)
+    return faiss_index.ids[order], np.ascontiguousarray(faiss_index.vectors()[order])
+
+
 def _ratings_in(ratings_table: pa.Table, item_ids: np.ndarray):
     return index_ratings(
         ratings_table.column(USER_ID).to_numpy(), ratings_table.column(MOVIE_ID).to_numpy().astype(np.int64),
@@ -76,9 +82,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     on a validation split. Movies nobody rated get ALS factors imputed from their nearest content neighbours, so
     content alone brings them into user lists and neighbour lists; rated movies never come back.
     """
-    item_ids = np.sort(faiss_index.ids)
-    order = np.argsort(faiss_index.ids)
-    content_vectors = np.ascontiguousarray(faiss_index.vectors()[order])
+    item_ids, content_vectors = _item_space(faiss_index)
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
     checkpoints = artifacts.path(SPARK_CHECKPOINTS)
@@ -173,8 +177,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     Recommenders protocol; per-user temporal selectable): Precision@10, Recall@10, nDCG@10, MAP@10 and catalogue
     coverage of popularity, ALS alone, content alone and the hybrid, all trained on the train part only (the blend
     weight on a validation split inside it); RMSE of an explicit ALS rating model for reference."""
-    item_ids = np.sort(faiss_index.ids)
-    content_vectors = np.ascontiguousarray(faiss_index.vectors()[np.argsort(faiss_index.ids)])
+    item_ids, content_vectors = _item_space(faiss_index)
     _, interactions, known = _ratings_in(ratings_table, item_ids)
     if config.split == "temporal":
         stamps = ratings_table.column(RATED_AT).cast(pa.int64()).to_numpy()[known]
