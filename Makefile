@@ -28,7 +28,7 @@ provision-test:
 	@bash scripts/provision.sh $(APT_PACKAGES) $(TEST_APT_PACKAGES)
 
 stores: venv
-	@mkdir -p $(DAGSTER_HOME)
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml  # empty: SQLite storage in DAGSTER_HOME
 	@$(PY) -m spin_reel_assets.devstores start
 
 stop-stores:

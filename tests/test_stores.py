@@ -214,3 +214,27 @@ def test_a_blocking_check_stops_a_bad_ratings_file_before_it_reaches_postgres(tm
     assert materialized == {"clean_ratings"}
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (1_000,)
+
+
+def test_without_links_or_tmdb_the_stores_hold_movielens_titles(tmp_path, postgres_url, mongo_uri, mongo_db):
+    """An ML-1M-style folder (ratings.dat, movies.dat): no links, no TMDB file, and the graph still fills both stores."""
+    from spin_reel_assets.definitions import defs
+
+    from .conftest import resources_for
+
+    data = tmp_path / "ml-1m"
+    data.mkdir()
+    (data / "ratings.dat").write_text("".join(f"{u}::{m}::{(u + m) % 5 + 1}::97830{u}{m}\n" for u in range(1, 31) for m in (1, 2, 3)))
+    (data / "movies.dat").write_bytes("1::Toy Story (1995)::Animation|Children's|Comedy\n2::Matrix, The (1999)::Sci-Fi\n"
+                                      "3::Amélie (2001)::Comedy|Romance\n".encode("latin-1"))
+    resources = resources_for(postgres_url, mongo_uri, mongo_db, tmp_path / "artifacts", data)
+    result = dg.materialize([*defs.assets, *defs.asset_checks], resources=resources,
+                            selection=dg.AssetSelection.groups("ingest", "stores"))
+    assert result.success
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (90,)
+        assert conn.execute("SELECT title, genres FROM movies WHERE tmdb_id = 2").fetchone() == ("The Matrix", ["Science Fiction"])
+    client = pymongo.MongoClient(mongo_uri)
+    movie = client[mongo_db]["movies"].find_one({"_id": 3})
+    assert movie["title"] == "Amélie" and movie["title_lower"] == "amelie" and movie["year"] == 2001
+    client.close()
