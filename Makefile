@@ -49,7 +49,7 @@ web: venv
 
 # Benchmarks print figures (time, throughput, memory, ratios to a reference measured in the same run).
 bench: provision stores
-	$(PY) bench/models.py
+	$(PY) bench/models.py --als-ratings 0 5000000
 
 bench-ingest: provision stores
 	$(PY) bench/ingest.py

@@ -27,11 +27,9 @@ from spin_reel_assets.devstores import ensure_postgres, start_mongo, stop_mongo
 from spin_reel_assets.io_managers.mongo import replace_collection
 from spin_reel_assets.io_managers.postgres import replace_table
 from spin_reel_assets.assets.stores import movie_documents
-from spin_reel_assets.resources import BUNDLED_SAMPLE
 from spin_reel_assets.schema import MOVIES_COLLECTION, RATINGS_TABLE
 
-REPO = Path(__file__).resolve().parents[1]
-
+from bench_data import dataset
 
 def timed(fn):
     started = time.perf_counter()
@@ -87,16 +85,6 @@ def bench(label: str, data_dir: Path, url: str, mongo_db, workdir: Path) -> dict
     return figures
 
 
-def synthetic(ratings: int) -> Path:
-    folder = REPO / ".state" / "bench-data" / f"synth-{ratings}"
-    if not (folder / "ratings.csv").exists():
-        users = max(ratings // 150, 100)
-        subprocess.run([sys.executable, "-m", "spin_reel_assets.cli", "synth", "--ratings", str(ratings), "--users",
-                        str(users), "--movies", str(max(ratings // 400, 500)), "--tmdb-movies", str(max(ratings // 50, 2000)),
-                        "--out", str(folder), "--quiet"], check=True)
-    return folder
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=5_000_000, help="rows of the larger synthetic file")
@@ -115,7 +103,7 @@ def main() -> int:
     results = []
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            for label, folder in (("bundled sample", BUNDLED_SAMPLE), (f"synthetic {args.ratings:,}", synthetic(args.ratings))):
+            for label, folder in (dataset(0), dataset(args.ratings)):
                 results.append(bench(label, folder, url, client[name], Path(workdir)))
     finally:
         client.drop_database(name)

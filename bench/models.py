@@ -23,7 +23,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_data import dataset
+
 ORDER = ["clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
          "faiss_index", "hybrid_recommendations", "recommendation_quality"]
 
@@ -80,18 +81,17 @@ def materialize_one(name: str) -> int:
     return 0 if result.success else 1
 
 
-def als_comparison(rank: int, iterations: int, alpha: float, reg: float) -> dict:
-    """Seconds per iteration of Spark ALS and implicit's ALS on the sample's clean ratings."""
+def als_comparison(data_dir: Path, rank: int, iterations: int, alpha: float, reg: float) -> dict:
+    """Seconds per iteration of Spark ALS and implicit's ALS on the clean ratings of ``data_dir``."""
     import scipy.sparse as sp
     from implicit.cpu.als import AlternatingLeastSquares
 
     from spin_reel_assets.cleaning.inputs import find_input, read_links, read_ratings
     from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-    from spin_reel_assets.resources import BUNDLED_SAMPLE
     from spin_reel_assets.spark_als import AlsParams, local_session, train_als
 
-    table = clean_ratings(read_ratings(find_input(BUNDLED_SAMPLE, "ratings")),
-                          movie_key_map(read_links(find_input(BUNDLED_SAMPLE, "links")))).table
+    table = clean_ratings(read_ratings(find_input(data_dir, "ratings")),
+                          movie_key_map(read_links(find_input(data_dir, "links")))).table
     users = table.column("user_id").to_numpy()
     items = table.column("tmdb_id").to_numpy()
     ratings = table.column("rating").to_numpy().astype(np.float32)
@@ -126,6 +126,8 @@ def als_comparison(rank: int, iterations: int, alpha: float, reg: float) -> dict
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--als-ratings", type=int, nargs="*", default=[0],
+                        help="ratings of the ALS comparisons: 0 is the bundled sample, N a synthetic file (e.g. 0 5000000)")
     args = parser.parse_args()
     if args.one:
         return materialize_one(args.one)
@@ -156,11 +158,15 @@ def main() -> int:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     defaults = AlsParams()
-    als = als_comparison(defaults.rank, defaults.max_iter, defaults.alpha, defaults.reg_param)
-    print(f"ALS rank {als['rank']}, {als['iterations']} iterations, {als['ratings']:,} ratings: "
-          f"Spark {als['spark_s_per_iter']:.3f} s/iter, implicit {als['implicit_s_per_iter']:.3f} s/iter, "
-          f"ratio {als['spark_over_implicit']:.1f}x")
-    print(json.dumps({"bench": "models", "assets": rows, "als": als}))
+    comparisons = []
+    for ratings in args.als_ratings:
+        label, folder = dataset(ratings)
+        als = {"dataset": label, **als_comparison(folder, defaults.rank, defaults.max_iter, defaults.alpha, defaults.reg_param)}
+        comparisons.append(als)
+        print(f"ALS on {label}: rank {als['rank']}, {als['iterations']} iterations, {als['ratings']:,} ratings: "
+              f"Spark {als['spark_s_per_iter']:.3f} s/iter, implicit {als['implicit_s_per_iter']:.3f} s/iter, "
+              f"ratio {als['spark_over_implicit']:.1f}x", flush=True)
+    print(json.dumps({"bench": "models", "assets": rows, "als": comparisons}))
     return 0 if all(row["ok"] for row in rows) else 1
 
 
