@@ -85,6 +85,7 @@ def als_comparison(data_dir: Path, rank: int, iterations: int, alpha: float, reg
     """Seconds per iteration of Spark ALS and implicit's ALS on the clean ratings of ``data_dir``."""
     import scipy.sparse as sp
     from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
 
     from spin_reel_assets.cleaning.inputs import find_input, read_links, read_ratings
     from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
@@ -101,9 +102,10 @@ def als_comparison(data_dir: Path, rank: int, iterations: int, alpha: float, reg
     matrix = sp.csr_matrix((alpha * ratings, (user_index, item_index)))
     model = AlternatingLeastSquares(factors=rank, regularization=reg, iterations=iterations, random_state=42,
                                     calculate_training_loss=False)
-    started = time.perf_counter()
-    model.fit(matrix, show_progress=False)
-    implicit_seconds = time.perf_counter() - started
+    with threadpool_limits(1, "blas"):  # implicit parallelises itself; its authors' advice for a nested BLAS pool
+        started = time.perf_counter()
+        model.fit(matrix, show_progress=False)
+        implicit_seconds = time.perf_counter() - started
 
     spark = local_session()
     frame = spark.createDataFrame(table.select(["user_id", "tmdb_id", "rating"]).to_pandas()).cache()
