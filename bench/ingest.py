@@ -23,7 +23,7 @@ from psycopg import sql
 from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-from spin_reel_assets.devstores import ensure_postgres, start_mongo, stop_mongo
+from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
 from spin_reel_assets.io_managers.mongo import replace_collection
 from spin_reel_assets.io_managers.postgres import replace_table
 from spin_reel_assets.assets.stores import movie_documents
@@ -97,7 +97,7 @@ def main() -> int:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = f"{server.rpartition('/')[0]}/{name}"
     mongo_dir = Path(tempfile.mkdtemp(prefix="spin-reel-bench-mongo-"))
-    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "27020"))
+    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "0")) or free_port()
     mongo_uri, process = start_mongo(mongo_dir, port=port, storage=str(mongo_dir))
     client = pymongo.MongoClient(mongo_uri)
     results = []

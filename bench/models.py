@@ -134,7 +134,7 @@ def main() -> int:
     if args.one:
         return materialize_one(args.one)
 
-    from spin_reel_assets.devstores import ensure_postgres, start_mongo, stop_mongo
+    from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
     from spin_reel_assets.spark_als import AlsParams
 
     server = ensure_postgres()
@@ -142,7 +142,7 @@ def main() -> int:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     work = Path(tempfile.mkdtemp(prefix="spin-reel-bench-"))
-    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "27020"))
+    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "0")) or free_port()
     mongo_uri, process = start_mongo(work / "mongo", port=port, storage=str(work / "mongo"))
     env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
            "SPIN_REEL_POSTGRES_URL": f"{server.rpartition('/')[0]}/{name}", "SPIN_REEL_MONGO_URI": mongo_uri,

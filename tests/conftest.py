@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -35,23 +36,32 @@ def mongo_uri():
         yield os.environ["SPIN_REEL_TEST_MONGO_URI"]
         return
     with tempfile.TemporaryDirectory(prefix="spin-reel-mongo-") as storage:
-        port = int(os.environ.get("SPIN_REEL_TEST_MONGO_PORT", "27019"))
+        # A port of its own, so concurrent test sessions never share (and stop) each other's server.
+        port = int(os.environ.get("SPIN_REEL_TEST_MONGO_PORT", "0")) or devstores.free_port()
         uri, process = devstores.start_mongo(Path(storage), port=port, storage=storage)
         yield uri
         if process is not None:
             devstores.stop_mongo(Path(storage), port=port)
 
 
+@contextmanager
+def fresh_database(server_url: str):
+    """A new PostgreSQL database on ``server_url``'s server, dropped on exit; yields (url, name)."""
+    name = f"spin_reel_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{server_url.rpartition('/')[0]}/{name}", name
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="module")
 def postgres_url(postgres_server_url: str):
     """A fresh database for one test module, dropped afterwards."""
-    name = f"spin_reel_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base, _, _ = postgres_server_url.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(postgres_server_url) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +93,18 @@ def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
 
     The inputs are a private copy of the bundled sample, observed before the run, so tests may change them.
     """
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    with fresh_database(postgres_server_url) as (postgres_url, name):
+        yield _materialize(tmp_path_factory, postgres_url, mongo_uri, name)
+    pymongo.MongoClient(mongo_uri).drop_database(name)
+
+
+def _materialize(tmp_path_factory, postgres_url, mongo_uri, name) -> "Pipeline":
     import dagster as dg
 
     from spin_reel_assets.definitions import defs
     from spin_reel_assets.staleness import observe_sources
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    name = f"spin_reel_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    postgres_url = f"{postgres_server_url.rpartition('/')[0]}/{name}"
     artifacts = tmp_path_factory.mktemp("artifacts")
     data_dir = tmp_path_factory.mktemp("data")
     for path in SAMPLE_DIR.glob("*.csv.gz"):
@@ -104,10 +116,7 @@ def materialized(tmp_path_factory, postgres_server_url, mongo_uri):
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks], resources=resources, instance=instance, selection=dg.AssetSelection.all()
     )
-    yield Pipeline(result, instance, postgres_url, mongo_uri, name, artifacts, resources, data_dir)
-    pymongo.MongoClient(mongo_uri).drop_database(name)
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return Pipeline(result, instance, postgres_url, mongo_uri, name, artifacts, resources, data_dir)
 
 
 class Pipeline:
