@@ -54,6 +54,9 @@ bench: provision stores
 bench-ingest: provision stores
 	$(PY) bench/ingest.py
 
+bench-scale: provision stores
+	$(PY) bench/scale.py --sizes 1000000 5000000 25000000
+
 bench-web: provision-test stores
 	$(PY) bench/web.py
 

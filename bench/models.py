@@ -11,6 +11,7 @@ is printed (public benchmarks report Spark 15-23x slower; the goal here is <= 5x
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from bench_data import dataset
+from spin_reel_assets.resources import BUNDLED_SAMPLE
 
 ORDER = ["clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
          "faiss_index", "hybrid_recommendations", "recommendation_quality"]
@@ -81,6 +83,38 @@ def materialize_one(name: str) -> int:
     return 0 if result.success else 1
 
 
+def measure_graph(data_dir: Path) -> list[dict]:
+    """Materialize every asset on ``data_dir`` into fresh stores, each in its own measured process, in order."""
+    from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
+
+    server = ensure_postgres()
+    name = f"spin_reel_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    work = Path(tempfile.mkdtemp(prefix="spin-reel-bench-"))
+    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "0")) or free_port()
+    mongo_uri, process = start_mongo(work / "mongo", port=port, storage=str(work / "mongo"))
+    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
+           "SPIN_REEL_POSTGRES_URL": f"{server.rpartition('/')[0]}/{name}", "SPIN_REEL_MONGO_URI": mongo_uri,
+           "SPIN_REEL_MONGO_DB": name, "SPIN_REEL_DATA_DIR": str(data_dir), "SPARK_LOCAL_IP": "127.0.0.1"}
+    (work / "dagster_home").mkdir()
+    rows = []
+    try:
+        for asset in ORDER:
+            seconds, peak, code = run_measured([sys.executable, __file__, "--one", asset], env)
+            rows.append({"asset": asset, "seconds": round(seconds, 2), "peak_mb": round(peak / 2**20), "ok": code == 0})
+            print(f"{asset:26} {seconds:8.1f} s {peak / 2**20:9.0f} MB{'' if code == 0 else '  FAILED'}", flush=True)
+            if code:
+                break  # its descendants cannot run
+    finally:
+        if process is not None:
+            stop_mongo(work / "mongo", port=port)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
 def als_comparison(data_dir: Path, rank: int, iterations: int, alpha: float, reg: float) -> dict:
     """Seconds per iteration of Spark ALS and implicit's ALS on the clean ratings of ``data_dir``."""
     import scipy.sparse as sp
@@ -134,31 +168,9 @@ def main() -> int:
     if args.one:
         return materialize_one(args.one)
 
-    from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
     from spin_reel_assets.spark_als import AlsParams
 
-    server = ensure_postgres()
-    name = f"spin_reel_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    work = Path(tempfile.mkdtemp(prefix="spin-reel-bench-"))
-    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "0")) or free_port()
-    mongo_uri, process = start_mongo(work / "mongo", port=port, storage=str(work / "mongo"))
-    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
-           "SPIN_REEL_POSTGRES_URL": f"{server.rpartition('/')[0]}/{name}", "SPIN_REEL_MONGO_URI": mongo_uri,
-           "SPIN_REEL_MONGO_DB": name, "SPARK_LOCAL_IP": "127.0.0.1"}
-    (work / "dagster_home").mkdir()
-    rows = []
-    try:
-        for asset in ORDER:
-            seconds, peak, code = run_measured([sys.executable, __file__, "--one", asset], env)
-            rows.append({"asset": asset, "seconds": round(seconds, 2), "peak_mb": round(peak / 2**20), "ok": code == 0})
-            print(f"{asset:26} {seconds:8.1f} s {peak / 2**20:9.0f} MB{'' if code == 0 else '  FAILED'}", flush=True)
-    finally:
-        if process is not None:
-            stop_mongo(work / "mongo", port=port)
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    rows = measure_graph(BUNDLED_SAMPLE)
     defaults = AlsParams()
     comparisons = []
     for ratings in args.als_ratings:
