@@ -7,6 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/$(STATE)/dagster_home
 export SPIN_REEL_ARTIFACTS_DIR ?= $(CURDIR)/artifacts
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
+export SPIN_REEL_WEB_BIND ?= 127.0.0.1:5000
 APT_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java postgresql
 TEST_APT_PACKAGES := chromium wrk docker-compose
 
