@@ -7,7 +7,6 @@ export DAGSTER_HOME ?= $(CURDIR)/$(STATE)/dagster_home
 export SPIN_REEL_ARTIFACTS_DIR ?= $(CURDIR)/artifacts
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
-export SPIN_REEL_WEB_BIND ?= 127.0.0.1:5000
 APT_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java postgresql
 TEST_APT_PACKAGES := chromium wrk docker-compose
 
@@ -46,7 +45,7 @@ test: provision-test venv
 	$(PY) -m pytest -q
 
 web: venv
-	$(VENV)/bin/gunicorn -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()'
+	SPIN_REEL_WEB_BIND=$${SPIN_REEL_WEB_BIND:-127.0.0.1:5000} $(VENV)/bin/gunicorn -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()'
 
 # Benchmarks print figures (time, throughput, memory, ratios to a reference measured in the same run).
 bench: provision stores
