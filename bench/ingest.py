@@ -8,28 +8,23 @@ Runs on the bundled sample and on a synthetic MovieLens-layout file of --ratings
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 import pyarrow.csv as pacsv
-from psycopg import sql
 
 from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
 from spin_reel_assets.io_managers.mongo import replace_collection
 from spin_reel_assets.io_managers.postgres import replace_table
 from spin_reel_assets.assets.stores import movie_documents
 from spin_reel_assets.schema import MOVIES_COLLECTION, RATINGS_TABLE
 
-from bench_data import dataset
+from bench_data import bench_stores, dataset
 
 def timed(fn):
     started = time.perf_counter()
@@ -91,27 +86,14 @@ def main() -> int:
     args = parser.parse_args()
     import pymongo
 
-    server = ensure_postgres()
-    name = f"spin_reel_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{server.rpartition('/')[0]}/{name}"
-    mongo_dir = Path(tempfile.mkdtemp(prefix="spin-reel-bench-mongo-"))
-    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "0")) or free_port()
-    mongo_uri, process = start_mongo(mongo_dir, port=port, storage=str(mongo_dir))
-    client = pymongo.MongoClient(mongo_uri)
     results = []
-    try:
-        with tempfile.TemporaryDirectory() as workdir:
+    with bench_stores() as (url, mongo_uri, name, work):
+        client = pymongo.MongoClient(mongo_uri)
+        try:
             for label, folder in (dataset(0), dataset(args.ratings)):
-                results.append(bench(label, folder, url, client[name], Path(workdir)))
-    finally:
-        client.drop_database(name)
-        client.close()
-        if process is not None:
-            stop_mongo(mongo_dir, port=port)
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                results.append(bench(label, folder, url, client[name], work))
+        finally:
+            client.close()
     columns = ["ratings", "read_rows_s", "clean_rows_s", "load_copy_rows_s", "load_total_rows_s", "psql_copy_rows_s",
                "copy_vs_psql", "total_vs_psql", "tmdb_rows", "tmdb_read_rows_s", "tmdb_clean_rows_s", "mongo_docs_s"]
     print(f"{'':22}" + "".join(f"{r['dataset']:>24}" for r in results))

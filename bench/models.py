@@ -11,20 +11,16 @@ is printed (public benchmarks report Spark 15-23x slower; the goal here is <= 5x
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
-import psycopg
-from psycopg import sql
 
-from bench_data import dataset
+from bench_data import bench_stores, dataset
 from spin_reel_assets.resources import BUNDLED_SAMPLE
 
 ORDER = ["clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
@@ -85,33 +81,18 @@ def materialize_one(name: str) -> int:
 
 def measure_graph(data_dir: Path) -> list[dict]:
     """Materialize every asset on ``data_dir`` into fresh stores, each in its own measured process, in order."""
-    from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
-
-    server = ensure_postgres()
-    name = f"spin_reel_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    work = Path(tempfile.mkdtemp(prefix="spin-reel-bench-"))
-    port = int(os.environ.get("SPIN_REEL_BENCH_MONGO_PORT", "0")) or free_port()
-    mongo_uri, process = start_mongo(work / "mongo", port=port, storage=str(work / "mongo"))
-    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
-           "SPIN_REEL_POSTGRES_URL": f"{server.rpartition('/')[0]}/{name}", "SPIN_REEL_MONGO_URI": mongo_uri,
-           "SPIN_REEL_MONGO_DB": name, "SPIN_REEL_DATA_DIR": str(data_dir), "SPARK_LOCAL_IP": "127.0.0.1"}
-    (work / "dagster_home").mkdir()
     rows = []
-    try:
+    with bench_stores() as (postgres_url, mongo_uri, name, work):
+        env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
+               "SPIN_REEL_POSTGRES_URL": postgres_url, "SPIN_REEL_MONGO_URI": mongo_uri, "SPIN_REEL_MONGO_DB": name,
+               "SPIN_REEL_DATA_DIR": str(data_dir), "SPARK_LOCAL_IP": "127.0.0.1"}
+        (work / "dagster_home").mkdir()
         for asset in ORDER:
             seconds, peak, code = run_measured([sys.executable, __file__, "--one", asset], env)
             rows.append({"asset": asset, "seconds": round(seconds, 2), "peak_mb": round(peak / 2**20), "ok": code == 0})
             print(f"{asset:26} {seconds:8.1f} s {peak / 2**20:9.0f} MB{'' if code == 0 else '  FAILED'}", flush=True)
             if code:
                 break  # its descendants cannot run
-    finally:
-        if process is not None:
-            stop_mongo(work / "mongo", port=port)
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        shutil.rmtree(work, ignore_errors=True)
     return rows
 
 

@@ -195,16 +195,17 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     weight, _ = search_weight(train.matrix(~is_valid), train.matrix(is_valid), fit_users, fit_items, content_vectors,
                               k=config.k, seed=config.seed)
     user_factors, item_factors, _ = _fit(spark, train, params, checkpoints)
-    report = evaluate(train.matrix(), test.matrix(), user_factors, item_factors, content_vectors, weight, config.k)
+    train_matrix, test_matrix = train.matrix(), test.matrix()
+    report = evaluate(train_matrix, test_matrix, user_factors, item_factors, content_vectors, weight, config.k)
 
     # Explicit ALS as the rating model: its RMSE is meaningful, and its ranking shows why it is not the default.
     explicit = AlsParams(rank=10, max_iter=15, reg_param=0.1, implicit_prefs=False, seed=params.seed)
     explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit, checkpoints)
     predicted = predict_pairs(explicit_model, test.users, test.items)
-    test_users = np.flatnonzero(np.diff(test.matrix().indptr) > 0)
-    explicit_top = hybrid_top_k(train.matrix(), explicit_users, explicit_items, content_vectors, 1.0, config.k, test_users)
+    test_users = np.flatnonzero(np.diff(test_matrix.indptr) > 0)
+    explicit_top = hybrid_top_k(train_matrix, explicit_users, explicit_items, content_vectors, 1.0, config.k, test_users)
     extra = {"als explicit (rating model)": {
-        **metrics.ranking_report(explicit_top, test.matrix()[test_users], interactions.n_items, config.k),
+        **metrics.ranking_report(explicit_top, test_matrix[test_users], interactions.n_items, config.k),
         "rmse": metrics.rmse(predicted, test.ratings),
     }}
     seconds = time.perf_counter() - started
