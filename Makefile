@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/$(STATE)/dagster_home
 export SPIN_REEL_ARTIFACTS_DIR ?= $(CURDIR)/artifacts
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
-APT_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java postgresql
+APT_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java libopenblas0-pthread postgresql
 TEST_APT_PACKAGES := chromium wrk docker-compose
 
 .PHONY: demo test venv provision provision-test stores stop-stores materialize rebuild web bench bench-ingest bench-web bench-scale clean

@@ -25,7 +25,7 @@ def synthetic(ratings: int) -> Path:
     if not (folder / "ratings.csv").exists():
         subprocess.run([sys.executable, "-m", "spin_reel_assets.cli", "synth", "--ratings", str(ratings), "--users",
                         str(max(ratings // 150, 100)), "--movies", str(max(ratings // 400, 500)), "--tmdb-movies",
-                        str(max(ratings // 50, 2000)), "--out", str(folder), "--quiet"], check=True)
+                        str(max(ratings // 25, 2000)), "--out", str(folder), "--quiet"], check=True)
     return folder
 
 

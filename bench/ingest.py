@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-from spin_reel_assets.io_managers.mongo import replace_collection
+from spin_reel_assets.io_managers.mongo import arrow_documents, replace_collection
 from spin_reel_assets.io_managers.postgres import replace_table
 from spin_reel_assets.assets.stores import movie_documents
 from spin_reel_assets.schema import MOVIES_COLLECTION, RATINGS_TABLE
@@ -44,6 +44,20 @@ def raw_copy_seconds(url: str, table, workdir: Path) -> float:
     seconds = time.perf_counter() - started
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP TABLE bench_raw_copy")
+    return seconds
+
+
+def raw_insert_seconds(mongo_db, documents) -> float:
+    """Plain ``insert_many`` of the same documents (converted beforehand, not timed) into a bare collection: no
+    staging, no secondary index, no rename. The reference for the server's own write rate."""
+    batches = list(arrow_documents(documents))
+    collection = mongo_db["bench_raw_insert"]
+    collection.drop()
+    started = time.perf_counter()
+    for batch in batches:
+        collection.insert_many(batch, ordered=False)
+    seconds = time.perf_counter() - started
+    collection.drop()
     return seconds
 
 
@@ -75,8 +89,10 @@ def bench(label: str, data_dir: Path, url: str, mongo_db, workdir: Path) -> dict
         n = tmdb_raw.table.num_rows
         documents = movie_documents(movies.table)
         _, mongo_s = timed(lambda: replace_collection(mongo_db, MOVIES_COLLECTION, documents))
+        raw_mongo_s = raw_insert_seconds(mongo_db, documents)
         figures.update(tmdb_rows=n, tmdb_read_rows_s=n / tmdb_read_s, tmdb_clean_rows_s=n / tmdb_clean_s,
-                       mongo_docs_s=documents.num_rows / mongo_s)
+                       mongo_docs_s=documents.num_rows / mongo_s, mongo_raw_docs_s=documents.num_rows / raw_mongo_s)
+        figures["mongo_vs_raw"] = figures["mongo_docs_s"] / figures["mongo_raw_docs_s"]
     return figures
 
 
@@ -95,7 +111,7 @@ def main() -> int:
         finally:
             client.close()
     columns = ["ratings", "read_rows_s", "clean_rows_s", "load_copy_rows_s", "load_total_rows_s", "psql_copy_rows_s",
-               "copy_vs_psql", "total_vs_psql", "tmdb_rows", "tmdb_read_rows_s", "tmdb_clean_rows_s", "mongo_docs_s"]
+               "copy_vs_psql", "total_vs_psql", "tmdb_rows", "tmdb_read_rows_s", "tmdb_clean_rows_s", "mongo_docs_s", "mongo_raw_docs_s", "mongo_vs_raw"]
     print(f"{'':22}" + "".join(f"{r['dataset']:>24}" for r in results))
     for column in columns:
         cells = [r.get(column) for r in results]

@@ -17,9 +17,9 @@ import numpy as np
 from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-from spin_reel_assets.evaluation import hybrid_top_k, index_ratings, search_weight
+from spin_reel_assets.evaluation import Scorer, index_ratings, search_weight
 from spin_reel_assets.recommender import metrics
-from spin_reel_assets.recommender.content import fit_content_model, movie_text
+from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text
 from spin_reel_assets.recommender.split import stratified_split
 from spin_reel_assets.resources import BUNDLED_SAMPLE
 from spin_reel_assets.spark_als import AlsParams, fit_factor_matrices, local_session
@@ -50,6 +50,7 @@ def main() -> None:
     is_valid = stratified_split(train.users, 0.2, 43)
     fit, valid = train.subset(~is_valid), train.matrix(is_valid)
     users = np.flatnonzero(np.diff(valid.indptr) > 0)
+    index = build_index(vectors)
     grid = itertools.product(*(map(float if name != "ranks" else int, getattr(args, name).split(","))
                                for name in ("ranks", "regs", "alphas")))
     print("| rank | regParam | alpha | ALS nDCG@10 | hybrid nDCG@10 | weight | fit s |")
@@ -59,8 +60,9 @@ def main() -> None:
         params = AlsParams(rank=rank, reg_param=reg, alpha=alpha)
         u, v, _ = fit_factor_matrices(spark, fit.users, fit.items, fit.ratings, fit.n_users, fit.n_items, params, "/tmp/spin-reel-tune-ckpt")
         seconds = time.perf_counter() - started
-        als = metrics.ndcg_at_k(hybrid_top_k(fit.matrix(), u, v, vectors, 1.0, 10, users), valid[users], 10)
-        weight, scores = search_weight(fit.matrix(), valid, u, v, vectors)
+        scorer = Scorer(fit.matrix(), u, v, vectors, index)
+        als = metrics.ndcg_at_k(scorer.top_k(1.0, 10, users, imputed=False), valid[users], 10)
+        weight, scores = search_weight(scorer, valid, users)
         print(f"| {rank} | {reg} | {alpha} | {als:.4f} | {scores[weight]:.4f} | {weight:.1f} | {seconds:.1f} |", flush=True)
     spark.stop()
 

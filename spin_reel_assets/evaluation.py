@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 import scipy.sparse as sp
 
 from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.blend import choose_weight
+from spin_reel_assets.schema import DEFAULT_CANDIDATES
 
 RECOMMENDERS = ("popularity", "als", "content", "hybrid")
 
@@ -51,54 +53,81 @@ def index_ratings(user_ids: np.ndarray, movie_ids: np.ndarray, ratings: np.ndarr
     return users, interactions, known
 
 
-def hybrid_top_k(train: sp.csr_matrix, user_factors, item_factors, content_vectors, weight: float, k: int,
-                 users: np.ndarray | None = None) -> np.ndarray:
-    """Top-k item indices (users × k, -1 padded) of the blend for ``users`` (all by default), seen items excluded."""
-    users = np.arange(train.shape[0]) if users is None else users
-    rated = train[users]
-    profiles = hybrid.content_profiles(rated, content_vectors)
-    recs = hybrid.recommend_users(user_factors[users], item_factors, profiles, content_vectors, rated, weight, n=k)
-    return hybrid.to_matrix(recs["user"], recs["item"], len(users), k)
+@dataclass
+class Scorer:
+    """What every ranking of one evaluation shares: the train ratings, the fitted factors (NaN rows for items no
+    one rated in train), their content-imputed completion, the content vectors and their index (rows are items).
 
-
-def search_weight(train: sp.csr_matrix, valid: sp.csr_matrix, user_factors, item_factors, content_vectors,
-                  k: int = 10, max_users: int = 5000, seed: int = 42) -> tuple[float, dict[float, float]]:
-    """The ALS share of the blend with the best nDCG@k on ``valid``, from factors fitted without ``valid``
-    (items without factors get them imputed from content, as in the hybrid).
-
-    Scored on at most ``max_users`` users with validation ratings, so the search stays cheap at scale.
+    The candidates of a group of users, with both signals, are computed once and re-ranked for every weight: the
+    candidate set does not depend on the weight, and ALS alone differs only in leaving imputed items unscored.
     """
-    users = np.flatnonzero(np.diff(valid.indptr) > 0)
-    if len(users) > max_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-    truth = valid[users]
-    item_factors = hybrid.impute_item_factors(item_factors, content_vectors)[0]
 
-    def ndcg(weight: float) -> float:
-        top = hybrid_top_k(train, user_factors, item_factors, content_vectors, weight, k, users)
-        return metrics.ndcg_at_k(top, truth, k)
+    train: sp.csr_matrix
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    content_vectors: np.ndarray
+    content_index: faiss.Index
+    candidates: int = DEFAULT_CANDIDATES
 
-    return choose_weight(ndcg)
+    def __post_init__(self):
+        self.fitted = np.flatnonzero(~np.isnan(self.item_factors).any(axis=1))
+        self.completed, self.imputed = hybrid.impute_item_factors(self.item_factors, self.content_vectors)
+        self._cache: tuple[np.ndarray, list] | None = None
+
+    def _blocks(self, users: np.ndarray) -> list:
+        if self._cache is None or not np.array_equal(self._cache[0], users):
+            rated = self.train[users]
+            blocks = list(hybrid.user_candidates(
+                self.user_factors[users], self.completed, hybrid.content_profiles(rated, self.content_vectors),
+                self.content_vectors, rated, self.candidates, self.content_index, self.fitted,
+            ))
+            self._cache = (users, blocks)
+        return self._cache[1]
+
+    def top_k(self, weight: float, k: int, users: np.ndarray, imputed: bool = True) -> np.ndarray:
+        """Top-k item indices (users × k, -1 padded) of the blend for ``users``, seen items excluded; ALS alone
+        (weight 1, ``imputed=False``) leaves items without fitted factors unscored by ALS."""
+        parts = []
+        for block, candidate, als, content in self._blocks(users):
+            if not imputed:
+                als = np.where(self.imputed[np.maximum(candidate, 0)] & (als > -np.inf), np.nan, als)
+            parts.append(hybrid.rank_candidates(block, candidate, als, content, weight, k))
+        if not parts:
+            return np.full((0, k), -1, dtype=np.int64)
+        return hybrid.to_matrix(np.concatenate([p["user"] for p in parts]), np.concatenate([p["item"] for p in parts]),
+                                len(users), k)
 
 
-def evaluate(train: sp.csr_matrix, test: sp.csr_matrix, user_factors, item_factors, content_vectors,
-             weight: float, k: int = 10) -> dict[str, dict[str, float]]:
-    """Precision/recall/nDCG/MAP@k and coverage of popularity, ALS alone, content alone and the hybrid on ``test``.
-
-    ALS alone uses the fitted factors only; the hybrid also imputes factors for items without any from content.
-    """
+def split_users(test: sp.csr_matrix, tuning_fraction: float, max_tuning: int, max_evaluation: int,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Users with test ratings, in two disjoint seeded groups: the tuning users (``tuning_fraction`` of them, at
+    most ``max_tuning``) choose the blend weight, the evaluation users (the rest, at most ``max_evaluation``)
+    measure the recommenders. The caps make both a seeded sample at scale."""
     users = np.flatnonzero(np.diff(test.indptr) > 0)
+    shuffled = np.random.default_rng(seed).permutation(users)
+    n_tuning = int(round(tuning_fraction * len(users)))
+    return np.sort(shuffled[:n_tuning][:max_tuning]), np.sort(shuffled[n_tuning:][:max_evaluation])
+
+
+def search_weight(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, k: int = 10) -> tuple[float, dict[float, float]]:
+    """The ALS share of the blend with the best nDCG@k on the held-out ratings of ``users``."""
     truth = test[users]
-    n_items = train.shape[1]
-    popular = hybrid.recommend_popular(train[users], hybrid.popularity_scores(train), k)
+    return choose_weight(lambda weight: metrics.ndcg_at_k(scorer.top_k(weight, k, users), truth, k))
+
+
+def evaluate(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, weight: float,
+             k: int = 10) -> dict[str, dict[str, float]]:
+    """Precision/recall/nDCG/MAP@k and coverage of popularity, ALS alone, content alone and the hybrid on the
+    held-out ratings of ``users``. ALS alone uses the fitted factors only; the hybrid also the imputed ones."""
+    truth = test[users]
+    train = scorer.train
     top = {
-        "popularity": popular,
-        "als": hybrid_top_k(train, user_factors, item_factors, content_vectors, 1.0, k, users),
-        "content": hybrid_top_k(train, user_factors, item_factors, content_vectors, 0.0, k, users),
-        "hybrid": hybrid_top_k(train, user_factors, hybrid.impute_item_factors(item_factors, content_vectors)[0],
-                               content_vectors, weight, k, users),
+        "popularity": hybrid.recommend_popular(train[users], hybrid.popularity_scores(train), k),
+        "als": scorer.top_k(1.0, k, users, imputed=False),
+        "content": scorer.top_k(0.0, k, users),
+        "hybrid": scorer.top_k(weight, k, users),
     }
-    return {name: metrics.ranking_report(top[name], truth, n_items, k) for name in RECOMMENDERS}
+    return {name: metrics.ranking_report(top[name], truth, train.shape[1], k) for name in RECOMMENDERS}
 
 
 def markdown_table(report: dict[str, dict[str, float]], extra: dict[str, dict[str, float]] | None = None) -> str:

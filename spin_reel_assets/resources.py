@@ -78,7 +78,9 @@ class PostgresResource(dg.ConfigurableResource):
         """The same database as a JDBC URL and connection properties (user/password kept out of the URL)."""
         parts = urlsplit(self.url)
         host = parts.hostname or "127.0.0.1"
-        url = f"jdbc:postgresql://{host}:{parts.port or 5432}{parts.path or '/postgres'}"
+        # Connection parameters (sslmode, sslrootcert, ...) carry over: pgjdbc reads the same names from its URL.
+        query = f"?{parts.query}" if parts.query else ""
+        url = f"jdbc:postgresql://{host}:{parts.port or 5432}{parts.path or '/postgres'}{query}"
         props = {"user": parts.username or os.environ.get("PGUSER", "postgres"), "driver": "org.postgresql.Driver"}
         if parts.password:
             props["password"] = parts.password

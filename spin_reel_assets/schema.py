@@ -23,6 +23,8 @@ QUARANTINE_COLUMNS = ("line", "field", "reason", "raw")
 
 # --- defaults ---------------------------------------------------------------------------------
 DEFAULT_TOP_N = 20
+# Per user, the ALS candidates scored exactly (content brings twice as many): the re-ranking pool of the hybrid.
+DEFAULT_CANDIDATES = 200
 DEFAULT_SEED = 42
 DEFAULT_MONGO_DB = "spin_reel"
 DEFAULT_JDBC_JAR = "/usr/share/java/postgresql.jar"

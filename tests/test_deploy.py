@@ -522,3 +522,11 @@ def test_dagster_yaml_opens_a_postgres_instance(dagster_db, tmp_path, monkeypatc
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert {"runs", "event_logs", "jobs", "instigators"} <= tables
         assert conn.execute("SELECT count(*) FROM runs WHERE run_id = %s", (run.run_id,)).fetchone()[0] == 1
+
+
+def test_jdbc_url_keeps_connection_parameters_and_keeps_credentials_out():
+    from spin_reel_assets.resources import PostgresResource
+
+    url, props = PostgresResource(url="postgresql://reel:s3cret@db.internal:6432/spin_reel?sslmode=require").jdbc()
+    assert url == "jdbc:postgresql://db.internal:6432/spin_reel?sslmode=require"
+    assert props == {"user": "reel", "password": "s3cret", "driver": "org.postgresql.Driver"}

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import psycopg
+import pytest
 import pyarrow.parquet as pq
 import pymongo
 
@@ -67,6 +68,10 @@ def test_hybrid_files_hold_every_user_and_movie(materialized):
     assert hybrid["cold_movies_recommended"] > 0
     assert np.isin(cold, recs.column("tmdb_id").to_numpy()).any()
     assert 0.0 <= manifest["weight"] <= 1.0 and hybrid["als_weight"] == manifest["weight"]
+    # the blend weight is the one recommendation_quality chose on its tuning users' held-out ratings
+    chosen = json.loads((materialized.artifacts / "quality" / "manifest.json").read_text())
+    assert manifest["weight"] == chosen["als_weight"] and manifest["weight_source"] == "recommendation_quality"
+    assert chosen["weight_grid_ndcg@10"][str(chosen["als_weight"])] == max(chosen["weight_grid_ndcg@10"].values())
 
 
 def test_rated_movies_are_never_recommended_back(materialized):
@@ -88,3 +93,9 @@ def test_quality_report_compares_four_recommenders(materialized):
     assert 0.5 < quality["rating_model_rmse"] < 1.5
     # the personalised models beat the popularity baseline on held-out ratings
     assert quality["als/ndcg@10"] > quality["popularity/ndcg@10"]
+    # tuning and evaluation users are disjoint groups of the 610 users with held-out ratings
+    assert quality["tuning_users"] + quality["evaluation_users"] == 610 and quality["tuning_users"] > 100
+    metrics = pq.read_table(materialized.artifacts / "quality" / "metrics.parquet").to_pylist()
+    by_name = {row["recommender"]: row for row in metrics}
+    assert set(by_name) == {"popularity", "als", "content", "hybrid", "als explicit (rating model)"}
+    assert by_name["hybrid"]["ndcg@10"] == pytest.approx(quality["hybrid/ndcg@10"], abs=1e-5)

@@ -12,17 +12,18 @@ from dagster_pyspark import PySparkResource
 
 from spin_reel_assets.conditions import EAGER
 from spin_reel_assets.assets.models import SPARK_CHECKPOINTS
-from spin_reel_assets.evaluation import evaluate, hybrid_top_k, index_ratings, markdown_table, search_weight
+from spin_reel_assets.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight, split_users
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.metadata import markdown_preview
 from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.split import stratified_split, temporal_split
-from spin_reel_assets.schema import DEFAULT_SEED, DEFAULT_TOP_N, MOVIE_ID, RATED_AT, RATING, USER_ID
+from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SEED, DEFAULT_TOP_N, MOVIE_ID, RATED_AT, RATING, USER_ID
 from spin_reel_assets.spark_als import AlsArtifact, AlsParams, factor_matrix, fit_factor_matrices, predict_pairs
 
 HYBRID_FOLDER = "hybrid"
+QUALITY_FOLDER = "quality"
 
 
 def _item_space(faiss_index: ContentIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -57,54 +58,54 @@ def _nullable(values: np.ndarray) -> pa.Array:
 
 class HybridConfig(dg.Config):
     top_n: int = DEFAULT_TOP_N
-    weight: float | None = None  # the ALS share of the blend; None chooses it on a validation split
-    validation_fraction: float = 0.2
-    validation_users: int = 5000
+    weight: float | None = None  # the ALS share of the blend; None takes the one recommendation_quality chose
+    candidates: int = DEFAULT_CANDIDATES
     similar_candidates: int = 100
-    seed: int = DEFAULT_SEED
 
 
 @dg.asset(
     group_name="serving",
-    kinds={"parquet", "spark", "faiss"},
-    code_version="2",
+    kinds={"parquet", "faiss"},
+    code_version="3",
     automation_condition=EAGER,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": HYBRID_FOLDER},
 )
-def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConfig, pyspark: PySparkResource,
-                           artifacts: ArtifactsResource, ratings_table: pa.Table, als_model: AlsArtifact,
-                           faiss_index: ContentIndex) -> dg.Output[ParquetBundle]:
+def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConfig, ratings_table: pa.Table,
+                           als_model: AlsArtifact, faiss_index: ContentIndex,
+                           recommendation_quality: ParquetBundle) -> dg.Output[ParquetBundle]:
     """Hybrid Top-N: ``hybrid/user_recommendations.parquet`` (the top N unseen movies of every user, with the ALS
     and content scores and the rated movie that best explains each pick) and ``hybrid/similar_movies.parquet``
     (the top N neighbours of every movie in the collection), plus the item vectors the web app's cold-start page
-    uses. Per user and per movie, both signals are min-max scaled and blended with an ALS weight chosen by nDCG@10
-    on a validation split. Movies nobody rated get ALS factors imputed from their nearest content neighbours, so
-    content alone brings them into user lists and neighbour lists; rated movies never come back.
+    uses. Per user and per movie, candidates from both signals (ALS top-K among rated movies, content nearest
+    neighbours from the FAISS index) are scored on both, min-max scaled and blended with the ALS weight that
+    recommendation_quality chose on held-out ratings. Movies nobody rated get ALS factors imputed from their
+    nearest content neighbours, so content alone brings them into user lists and neighbour lists; rated movies
+    never come back.
     """
     item_ids, content_vectors = _item_space(faiss_index)
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
-    checkpoints = artifacts.path(SPARK_CHECKPOINTS)
-    started = time.perf_counter()
-    if config.weight is None:
-        is_valid = stratified_split(interactions.users, config.validation_fraction, config.seed)
-        fit_users, fit_items, _ = _fit(pyspark.spark_session, interactions.subset(~is_valid), als_model.params, checkpoints)
-        weight, grid = search_weight(interactions.matrix(~is_valid), interactions.matrix(is_valid), fit_users, fit_items,
-                                     content_vectors, max_users=config.validation_users, seed=config.seed)
-    else:
-        weight, grid = config.weight, {}
-    weight_seconds = time.perf_counter() - started
+    weight = recommendation_quality.manifest["als_weight"] if config.weight is None else config.weight
 
     started = time.perf_counter()
     user_factors = factor_matrix(als_model.model.userFactors, user_ids)
-    item_factors, imputed = hybrid.impute_item_factors(factor_matrix(als_model.model.itemFactors, item_ids), content_vectors)
+    fitted_factors = factor_matrix(als_model.model.itemFactors, item_ids)
+    fitted = np.flatnonzero(~np.isnan(fitted_factors).any(axis=1))
+    item_factors, imputed = hybrid.impute_item_factors(fitted_factors, content_vectors)
+    impute_seconds = time.perf_counter() - started
+    started = time.perf_counter()
     profiles = hybrid.content_profiles(rated, content_vectors)
-    recs = hybrid.recommend_users(user_factors, item_factors, profiles, content_vectors, rated, weight, n=config.top_n)
+    recs = hybrid.recommend_users(user_factors, item_factors, profiles, content_vectors, rated, weight,
+                                  n=config.top_n, candidates=config.candidates, content_index=faiss_index.index,
+                                  als_items=fitted)
     because = hybrid.explain(recs["user"], recs["item"], rated, content_vectors)
+    users_seconds = time.perf_counter() - started
+    started = time.perf_counter()
     similar = hybrid.similar_items(content_vectors, item_factors, weight, n=config.top_n,
-                                   content_index=faiss_index.index, candidates=config.similar_candidates)
-    compute_seconds = time.perf_counter() - started
+                                   content_index=faiss_index.index, candidates=config.similar_candidates,
+                                   als_items=fitted)
+    similar_seconds = time.perf_counter() - started
 
     user_recommendations = pa.table({
         USER_ID: pa.array(user_ids[recs["user"]].astype(np.int64)),
@@ -128,21 +129,22 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     recommended = pc.unique(user_recommendations.column(MOVIE_ID))
     cold = imputed | np.isnan(item_factors).all(axis=1)
     manifest = {
-        "weight": weight, "top_n": config.top_n, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "weight_grid_ndcg@10": {str(w): s for w, s in grid.items()}, "users": len(user_ids), "movies": len(item_ids),
+        "weight": weight, "weight_source": "config" if config.weight is not None else "recommendation_quality",
+        "top_n": config.top_n, "candidates": config.candidates,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": len(user_ids), "movies": len(item_ids),
     }
     metadata = {
         "als_weight": dg.MetadataValue.float(float(weight)),
-        "weight_grid": dg.MetadataValue.md("| ALS weight | validation nDCG@10 |\n|---|---|\n" + "\n".join(
-            f"| {w:.1f} | {s:.4f} |" for w, s in grid.items())) if grid else "fixed by config",
+        "weight_source": manifest["weight_source"],
         "users": dg.MetadataValue.int(len(user_ids)),
         "movies": dg.MetadataValue.int(len(item_ids)),
         "movies_without_ratings": dg.MetadataValue.int(int(cold.sum())),
         "cold_movies_recommended": dg.MetadataValue.int(int(np.isin(np.asarray(recommended), item_ids[cold]).sum())),
         "catalogue_coverage": dg.MetadataValue.float(round(len(recommended) / len(item_ids), 4)),
         "ratings_outside_collection": dg.MetadataValue.int(int((~known).sum())),
-        "weight_search_seconds": dg.MetadataValue.float(round(weight_seconds, 3)),
-        "top_n_seconds": dg.MetadataValue.float(round(compute_seconds, 3)),
+        "impute_seconds": dg.MetadataValue.float(round(impute_seconds, 3)),
+        "user_lists_seconds": dg.MetadataValue.float(round(users_seconds, 3)),
+        "similar_movies_seconds": dg.MetadataValue.float(round(similar_seconds, 3)),
         "preview": markdown_preview(user_recommendations, rows=10),
     }
     return dg.Output(ParquetBundle({"user_recommendations": user_recommendations, "similar_movies": similar_movies,
@@ -152,7 +154,11 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
 class QualityConfig(dg.Config):
     split: Literal["stratified", "temporal"] = "stratified"
     test_fraction: float = 0.25
-    validation_fraction: float = 0.2
+    tuning_fraction: float = 0.25  # of the users with test ratings: they choose the blend weight, the rest measure
+    max_tuning_users: int = 5_000  # caps that make both groups a seeded sample at scale
+    max_evaluation_users: int = 20_000
+    candidates: int = DEFAULT_CANDIDATES
+    rating_model: bool = True  # also fit explicit ALS for its RMSE
     seed: int = DEFAULT_SEED
     k: int = 10
 
@@ -165,18 +171,23 @@ COVERAGE_CHECK = dg.AssetCheckSpec("hybrid_coverage_not_below_als", asset="recom
 
 @dg.asset(
     group_name="serving",
-    kinds={"spark", "numpy"},
-    code_version="2",
+    kinds={"spark", "parquet"},
+    code_version="3",
     automation_condition=EAGER,
     check_specs=[NDCG_CHECK, COVERAGE_CHECK],
+    io_manager_key="parquet_bundle_io_manager",
+    metadata={"folder": QUALITY_FOLDER},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: PySparkResource,
                            artifacts: ArtifactsResource, ratings_table: pa.Table, als_model: AlsArtifact,
                            faiss_index: ContentIndex):
-    """Offline evaluation on a held-out split (per-user stratified random 75/25 with seed 42, the Microsoft
-    Recommenders protocol; per-user temporal selectable): Precision@10, Recall@10, nDCG@10, MAP@10 and catalogue
-    coverage of popularity, ALS alone, content alone and the hybrid, all trained on the train part only (the blend
-    weight on a validation split inside it); RMSE of an explicit ALS rating model for reference."""
+    """Model selection and offline evaluation on a held-out split (per-user stratified random 75/25 with seed 42,
+    the Microsoft Recommenders protocol; per-user temporal selectable). ALS with the production parameters is
+    fitted once on the train part. The users with test ratings are split into two disjoint groups: on the
+    tuning users' held-out ratings the blend weight is chosen by nDCG@10 (hybrid_recommendations uses it); on the
+    evaluation users' ones Precision@10, Recall@10, nDCG@10, MAP@10 and catalogue coverage of popularity, ALS
+    alone, content alone and the hybrid are measured, with the RMSE of an explicit ALS rating model for
+    reference. Written as ``quality/metrics.parquet`` with the weight in ``quality/manifest.json``."""
     item_ids, content_vectors = _item_space(faiss_index)
     _, interactions, known = _ratings_in(ratings_table, item_ids)
     if config.split == "temporal":
@@ -185,45 +196,62 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     else:
         is_test = stratified_split(interactions.users, config.test_fraction, config.seed)
     train, test = interactions.subset(~is_test), interactions.subset(is_test)
+    train_matrix, test_matrix = train.matrix(), test.matrix()
+    tuning_users, eval_users = split_users(test_matrix, config.tuning_fraction, config.max_tuning_users,
+                                           config.max_evaluation_users, config.seed)
     spark = pyspark.spark_session
     params = als_model.params
     checkpoints = artifacts.path(SPARK_CHECKPOINTS)
 
     started = time.perf_counter()
-    is_valid = stratified_split(train.users, config.validation_fraction, config.seed + 1)
-    fit_users, fit_items, _ = _fit(spark, train.subset(~is_valid), params, checkpoints)
-    weight, _ = search_weight(train.matrix(~is_valid), train.matrix(is_valid), fit_users, fit_items, content_vectors,
-                              k=config.k, seed=config.seed)
     user_factors, item_factors, _ = _fit(spark, train, params, checkpoints)
-    train_matrix, test_matrix = train.matrix(), test.matrix()
-    report = evaluate(train_matrix, test_matrix, user_factors, item_factors, content_vectors, weight, config.k)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    scorer = Scorer(train_matrix, user_factors, item_factors, content_vectors, faiss_index.index, config.candidates)
+    weight, grid = search_weight(scorer, test_matrix, tuning_users, k=config.k)
+    report = evaluate(scorer, test_matrix, eval_users, weight, config.k)
+    rank_seconds = time.perf_counter() - started
 
-    # Explicit ALS as the rating model: its RMSE is meaningful, and its ranking shows why it is not the default.
-    explicit = AlsParams(rank=10, max_iter=15, reg_param=0.1, implicit_prefs=False, seed=params.seed)
-    explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit, checkpoints)
-    predicted = predict_pairs(explicit_model, test.users, test.items)
-    test_users = np.flatnonzero(np.diff(test_matrix.indptr) > 0)
-    explicit_top = hybrid_top_k(train_matrix, explicit_users, explicit_items, content_vectors, 1.0, config.k, test_users)
-    extra = {"als explicit (rating model)": {
-        **metrics.ranking_report(explicit_top, test_matrix[test_users], interactions.n_items, config.k),
-        "rmse": metrics.rmse(predicted, test.ratings),
-    }}
-    seconds = time.perf_counter() - started
+    extra = {}
+    if config.rating_model:
+        # Explicit ALS as the rating model: its RMSE is meaningful, and its ranking shows why it is not the default.
+        explicit = AlsParams(rank=10, max_iter=15, reg_param=0.1, implicit_prefs=False, seed=params.seed)
+        explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit, checkpoints)
+        predicted = predict_pairs(explicit_model, test.users, test.items)
+        explicit_scorer = Scorer(train_matrix, explicit_users, explicit_items, content_vectors, faiss_index.index,
+                                 config.candidates)
+        extra["als explicit (rating model)"] = {
+            **metrics.ranking_report(explicit_scorer.top_k(1.0, config.k, eval_users, imputed=False),
+                                     test_matrix[eval_users], interactions.n_items, config.k),
+            "rmse": metrics.rmse(predicted, test.ratings),
+        }
 
     k = config.k
+    rows = {**report, **extra}
+    columns = sorted({column for values in rows.values() for column in values})
+    table = pa.table({"recommender": list(rows), **{c: [rows[name].get(c) for name in rows] for c in columns}})
+    manifest = {"als_weight": weight, "weight_grid_ndcg@10": {str(w): v for w, v in grid.items()},
+                "split": config.split, "test_fraction": config.test_fraction, "seed": config.seed, "k": k,
+                "tuning_users": len(tuning_users), "evaluation_users": len(eval_users)}
     metadata = {
         "report": dg.MetadataValue.md(markdown_table(report, extra)),
         "split": f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, seed {config.seed}",
         "als_weight": dg.MetadataValue.float(float(weight)),
+        "weight_grid": dg.MetadataValue.md("| ALS weight | tuning nDCG@10 |\n|---|---|\n" + "\n".join(
+            f"| {w:.1f} | {v:.4f} |" for w, v in grid.items())),
         "train_ratings": dg.MetadataValue.int(len(train.users)),
         "test_ratings": dg.MetadataValue.int(len(test.users)),
-        "seconds": dg.MetadataValue.float(round(seconds, 2)),
-        "rating_model_rmse": dg.MetadataValue.float(round(extra["als explicit (rating model)"]["rmse"], 4)),
+        "tuning_users": dg.MetadataValue.int(len(tuning_users)),
+        "evaluation_users": dg.MetadataValue.int(len(eval_users)),
+        "fit_seconds": dg.MetadataValue.float(round(fit_seconds, 2)),
+        "ranking_seconds": dg.MetadataValue.float(round(rank_seconds, 2)),
     }
+    if extra:
+        metadata["rating_model_rmse"] = dg.MetadataValue.float(round(extra["als explicit (rating model)"]["rmse"], 4))
     for name, values in report.items():
         for metric, value in values.items():
             metadata[f"{name}/{metric}"] = dg.MetadataValue.float(round(float(value), 5))
-    yield dg.MaterializeResult(metadata=metadata)
+    yield dg.Output(ParquetBundle({"metrics": table}, manifest), metadata=metadata)
     hybrid_ndcg, als_ndcg = report["hybrid"][f"ndcg@{k}"], report["als"][f"ndcg@{k}"]
     yield dg.AssetCheckResult(
         check_name=NDCG_CHECK.name, passed=bool(hybrid_ndcg >= als_ndcg), severity=dg.AssetCheckSeverity.WARN,

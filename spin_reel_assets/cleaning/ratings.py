@@ -98,23 +98,32 @@ def clean_ratings(raw: RawRows, key_map: dict[int, int] | None) -> Cleaned:
         position = np.clip(np.searchsorted(keys, movie), 0, max(len(keys) - 1, 0))
         mapped = (keys[position] == movie) if len(keys) else np.zeros(len(movie), dtype=bool)
         tmdb = np.where(mapped, values[position] if len(keys) else 0, 0)
+        mapped &= (tmdb > 0) & (tmdb <= np.iinfo(np.int32).max)  # a links.csv typo is no usable TMDB id
         unmapped_reason = NO_TMDB_ID
     mask = ~mapped & keep
     if mask.any():
         quarantine.add(lines[mask], "movieId", unmapped_reason, _raw_text(valid, mask))
         keep &= ~mask
 
-    # Latest timestamp wins among duplicates; ties go to the later line.
+    # Latest timestamp wins among duplicates; ties go to the later line. One sort of a packed (user, movie) key
+    # finds the repeated pairs; only their rows need the full tie-break order.
     index = np.flatnonzero(keep)
-    order = np.lexsort((-lines[index], -stamp[index], tmdb[index], user[index]))
-    index = index[order]
-    first = np.ones(len(index), dtype=bool)
-    first[1:] = (user[index][1:] != user[index][:-1]) | (tmdb[index][1:] != tmdb[index][:-1])
+    pair = user[index] << 31 | tmdb[index]  # both checked to be in 1..2^31-1 above
+    by_pair = np.argsort(pair, kind="stable")
+    sorted_pair = pair[by_pair]
+    repeated = np.zeros(len(index), dtype=bool)
+    same = sorted_pair[1:] == sorted_pair[:-1]
+    repeated[by_pair[1:][same]] = True
+    repeated[by_pair[:-1][same]] = True
     duplicates = np.zeros(len(user), dtype=bool)
-    duplicates[index[~first]] = True
-    if duplicates.any():
+    if repeated.any():
+        rows = index[repeated]
+        rows = rows[np.lexsort((-lines[rows], -stamp[rows], tmdb[rows], user[rows]))]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (user[rows][1:] != user[rows][:-1]) | (tmdb[rows][1:] != tmdb[rows][:-1])
+        duplicates[rows[~first]] = True
         quarantine.add(lines[duplicates], "movieId", DUPLICATE, _raw_text(valid, duplicates))
-    index = np.sort(index[first])  # back to file order
+        index = index[~duplicates[index]]  # file order kept
 
     clean = pa.table(
         [

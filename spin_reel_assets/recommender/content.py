@@ -106,7 +106,7 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 def build_index(
-    vectors: np.ndarray, exact_max: int = 200_000, hnsw_m: int = 32, ef_search: int = 128, seed: int = DEFAULT_SEED
+    vectors: np.ndarray, exact_max: int = 50_000, hnsw_m: int = 32, ef_search: int = 128, seed: int = DEFAULT_SEED
 ) -> faiss.Index:
     """Inner-product index over ``vectors``: exact (``IndexFlatIP``) up to ``exact_max`` rows, HNSW above.
 
@@ -122,6 +122,21 @@ def build_index(
         index.hnsw.efSearch = ef_search
         index.hnsw.rng = faiss.RandomGenerator(seed)
     index.add(vectors)
+    return index
+
+
+def ivf_index(vectors: np.ndarray, nprobe: int = 16, seed: int = DEFAULT_SEED) -> faiss.Index:
+    """Approximate inner-product index for many batch queries: IVF-Flat with about 4·√n lists, k-means trained on
+    a seeded sample of at most 64 vectors per list, ``nprobe`` lists searched per query."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, d = vectors.shape
+    nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))  # faiss wants at least 39 training points per list
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(seed).choice(n, size=min(n, 64 * nlist), replace=False)
+    index.cp.seed = seed
+    index.train(vectors[np.sort(sample)])
+    index.add(vectors)
+    index.nprobe = min(nprobe, nlist)
     return index
 
 

@@ -7,22 +7,22 @@ Signals per (user or item, candidate item):
 * content — the cosine between L2-normalized content vectors (a user's side is a content profile).
 
 Everything is vectorized over blocks of users or items, so memory is bounded by the block sizes, never by the
-number of users or items.
+number of users or items; per-user and per-item lists re-rank candidate sets (ALS and content nearest neighbours),
+so their cost grows with the candidates, not with users × catalogue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import partial
 
 import faiss
 import numpy as np
 import scipy.sparse as sp
 
-from spin_reel_assets.schema import DEFAULT_TOP_N
+from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_TOP_N
 
-from .blend import Bounds, blend, row_bounds
-from .content import build_index, l2_normalize, search
+from .blend import blend
+from .content import build_index, ivf_index, l2_normalize, search
 
 
 def content_profiles(rated: sp.csr_matrix, content_vectors: np.ndarray) -> np.ndarray:
@@ -36,6 +36,84 @@ def content_profiles(rated: sp.csr_matrix, content_vectors: np.ndarray) -> np.nd
     return l2_normalize(weights @ np.asarray(content_vectors, dtype=np.float32))
 
 
+def user_candidates(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    profiles: np.ndarray,
+    content_vectors: np.ndarray,
+    seen: sp.csr_matrix,
+    candidates: int = DEFAULT_CANDIDATES,
+    content_index: faiss.Index | None = None,
+    als_items: np.ndarray | None = None,
+    block_size: int = 1024,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each user's candidate items with both signals, a block of users at a time: (users, items, ALS scores,
+    content scores), the last three users × width, items ascending per row, -1 / -inf in unused slots.
+
+    A user's candidates are the ``candidates`` best unseen items by ALS among ``als_items`` (by default every
+    item with factors; pass the items with fitted factors so imputed ones do not widen the exact ALS scan) and the
+    2 × ``candidates`` nearest items to the user's content profile in ``content_index`` (rows are items; exact
+    search when None). Both signals are then computed exactly on the union; seen items score -inf, items without
+    factors NaN for ALS. Peak memory is about 4 bytes × ``block_size`` × (|als_items| + 3 × ``candidates`` ×
+    (rank + content dimension)).
+    """
+    user_factors = np.asarray(user_factors, dtype=np.float32)
+    item_factors = np.asarray(item_factors, dtype=np.float32)
+    profiles = np.asarray(profiles, dtype=np.float32)
+    content_vectors = np.ascontiguousarray(content_vectors, dtype=np.float32)
+    seen = sp.csr_matrix(seen)
+    seen.sort_indices()
+    n_users, n_items = seen.shape
+    if len(user_factors) != n_users or len(profiles) != n_users:
+        raise ValueError("user_factors, profiles and seen must have one row per user")
+    if len(item_factors) != n_items or len(content_vectors) != n_items:
+        raise ValueError("item_factors, content_vectors and seen must have one row (column) per item")
+    if als_items is None:
+        als_items = np.flatnonzero(~np.isnan(item_factors).any(axis=1))
+    als_items = np.asarray(als_items, dtype=np.int64)
+    if content_index is None:
+        content_index = build_index(content_vectors, exact_max=n_items)
+    als_factors = np.ascontiguousarray(item_factors[als_items])
+    als_position = np.full(n_items, -1, dtype=np.int64)  # item → its column in als_factors
+    als_position[als_items] = np.arange(len(als_items))
+    n_als = min(candidates, len(als_items))
+    n_content = min(2 * candidates, n_items)
+
+    for start in range(0, n_users, block_size):
+        users = np.arange(start, min(start + block_size, n_users))
+        block_seen = seen[users]
+        # Stage 1: ALS exactly over als_items (seen ones excluded first), content from the index.
+        als = user_factors[users] @ als_factors.T
+        rows, cols = _seen_cells(block_seen, als_position)
+        als[rows, cols] = -np.inf
+        best = _top_sorted(als, n_als)
+        als_candidates = np.where(np.take_along_axis(als, best, axis=1) > -np.inf, als_items[best], -1)
+        _, content_candidates = search(content_index, profiles[users], n_content)
+        candidate = _unique_rows(np.concatenate([als_candidates, content_candidates], axis=1))
+        # Stage 2: both signals exactly on the union.
+        safe = np.maximum(candidate, 0)
+        als_score = _batched_dot(item_factors[safe], user_factors[users])
+        content_score = _batched_dot(content_vectors[safe], profiles[users])
+        excluded = (candidate < 0) | _is_seen(block_seen, safe)
+        als_score[excluded] = -np.inf
+        content_score[excluded] = -np.inf
+        yield users, candidate, als_score, content_score
+
+
+def rank_candidates(users: np.ndarray, candidate: np.ndarray, als_score: np.ndarray, content_score: np.ndarray,
+                    weight: float, n: int) -> dict[str, np.ndarray]:
+    """The top-n of each row of candidates (from ``user_candidates``) by the blend, min-max scaled per row over
+    the candidates; flat arrays as returned by ``recommend_users``."""
+    blended = blend(als_score, content_score, weight)
+    cols = _top_sorted(blended, min(n, blended.shape[1]))  # candidates are in item order: ties → lower item
+    return _flatten(users, {
+        "item": np.take_along_axis(candidate, cols, axis=1),
+        "score": np.take_along_axis(blended, cols, axis=1),
+        "als_score": np.take_along_axis(als_score, cols, axis=1),
+        "content_score": np.take_along_axis(content_score, cols, axis=1),
+    })
+
+
 def recommend_users(
     user_factors: np.ndarray,
     item_factors: np.ndarray,
@@ -44,48 +122,26 @@ def recommend_users(
     seen: sp.csr_matrix,
     weight: float,
     n: int = DEFAULT_TOP_N,
+    candidates: int = DEFAULT_CANDIDATES,
+    content_index: faiss.Index | None = None,
+    als_items: np.ndarray | None = None,
     block_size: int = 1024,
-    item_block_size: int = 8192,
 ) -> dict[str, np.ndarray]:
-    """Every user's top-n unseen items by the blend of ALS (U·Vᵀ) and content (profile·c) scores.
+    """Every user's top-n unseen items by the blend of ALS (u·v) and content (profile·c) scores.
+
+    Two-stage, so the cost grows with users × candidates, not users × catalogue: ``user_candidates`` (see there
+    for the arguments) then ``rank_candidates``. With ``candidates`` at least the catalogue size, this is the
+    exact blend over every unseen item.
 
     Returns flat arrays ``user``, ``rank`` (1..n), ``item``, ``score`` (the blend), ``als_score`` (NaN for items
-    without factors) and ``content_score``, grouped by user then rank. A user with fewer than n unseen items gets
-    fewer rows.
-
-    Users are scored ``block_size`` at a time against ``item_block_size`` items at a time. As ``blend`` scales
-    each user's row by its min and max over all unseen items, a catalogue wider than one item block is scored
-    twice: a first pass for the row bounds, a second to blend and keep a running top-n. Peak memory is about
-    30 bytes × ``block_size`` × ``item_block_size`` (250 MB at the defaults).
+    without factors) and ``content_score``, grouped by user then rank. A user with fewer than n unseen
+    candidates gets fewer rows.
     """
-    user_factors = np.asarray(user_factors, dtype=np.float32)
-    item_factors = np.asarray(item_factors, dtype=np.float32)
-    profiles = np.asarray(profiles, dtype=np.float32)
-    content_vectors = np.asarray(content_vectors, dtype=np.float32)
-    seen = sp.csr_matrix(seen)
-    n_users, n_items = seen.shape
-    if len(user_factors) != n_users or len(profiles) != n_users:
-        raise ValueError("user_factors, profiles and seen must have one row per user")
-    if len(item_factors) != n_items or len(content_vectors) != n_items:
-        raise ValueError("item_factors, content_vectors and seen must have one row (column) per item")
-    factor_items = np.flatnonzero(~np.isnan(item_factors).any(axis=1))
-
-    parts = []
-    for start in range(0, n_users, block_size):
-        users = slice(start, min(start + block_size, n_users))
-        scored_blocks = partial(
-            _score_item_blocks,
-            user_factors[users], profiles[users], seen[users], item_factors, factor_items, content_vectors,
-            item_block_size,
-        )
-        als_bounds = content_bounds = None
-        if n_items > item_block_size:
-            als_bounds, content_bounds = _combined_bounds(scored_blocks())
-        top = _empty_top(users.stop - users.start)
-        for first_item, als, content in scored_blocks():
-            blended = blend(als, content, weight, als_bounds, content_bounds)
-            top = _merge_top(top, first_item, blended, als, content, n)
-        parts.append(_flatten(np.arange(users.start, users.stop), top))
+    parts = [
+        rank_candidates(*block, weight, n)
+        for block in user_candidates(user_factors, item_factors, profiles, content_vectors, seen, candidates,
+                                     content_index, als_items, block_size)
+    ]
     if not parts:
         return _empty(_USER_KEYS)
     return {key: np.concatenate([part[key] for part in parts]) for key in _USER_KEYS}
@@ -151,15 +207,17 @@ def similar_items(
     n: int = DEFAULT_TOP_N,
     content_index: faiss.Index | None = None,
     candidates: int = 100,
+    als_items: np.ndarray | None = None,
     block_size: int = 1024,
 ) -> dict[str, np.ndarray]:
     """Every item's top-n other items by the blend of content cosine and ALS item-factor cosine.
 
     Candidates per item are its content top-``candidates`` (from ``content_index``, or an exact faiss search when
-    None) together with its ALS top-``candidates`` among items with factors; both signals are then computed
-    exactly on the candidates and blended per item. Returns flat arrays ``item``, ``rank``, ``similar``,
-    ``score``, ``content_score`` and ``als_score`` (NaN when either item has no factors), grouped by item then rank.
-    An item without factors gets its neighbours from content alone.
+    None) together with, for the items of ``als_items`` (default: every item with factors), their ALS
+    top-``candidates`` among ``als_items``; both signals are then computed exactly on the candidates and blended
+    per item. Passing the items with fitted factors keeps the exact ALS search at rated-catalogue size when most
+    of a TMDB-sized catalogue has imputed factors. Returns flat arrays ``item``, ``rank``, ``similar``, ``score``,
+    ``content_score`` and ``als_score`` (NaN when either item has no factors), grouped by item then rank.
     """
     content_vectors = np.ascontiguousarray(content_vectors, dtype=np.float32)
     unit_factors = l2_normalize(item_factors)  # cosine, so popular items' long factors do not dominate
@@ -169,8 +227,9 @@ def similar_items(
     if content_index is None:
         content_index = faiss.IndexFlatIP(content_vectors.shape[1])
         content_index.add(content_vectors)
-    has_factors = ~np.isnan(unit_factors).any(axis=1)
-    factor_items = np.flatnonzero(has_factors)
+    factor_items = np.flatnonzero(~np.isnan(unit_factors).any(axis=1)) if als_items is None else np.asarray(als_items)
+    has_factors = np.zeros(n_items, dtype=bool)
+    has_factors[factor_items] = True
     factor_index = faiss.IndexFlatIP(unit_factors.shape[1])
     factor_index.add(np.ascontiguousarray(unit_factors[factor_items]))
     # One extra neighbour, as an item is usually its own nearest.
@@ -188,9 +247,7 @@ def similar_items(
             factor_candidates[with_factors] = np.where(found >= 0, factor_items[np.maximum(found, 0)], -1)
         candidate = np.concatenate([content_candidates, factor_candidates], axis=1)
         candidate[candidate == items[:, None]] = -1
-        # Sorting each row puts duplicates side by side, and candidates in item order for tie-breaking.
-        candidate.sort(axis=1)
-        candidate[:, 1:][candidate[:, 1:] == candidate[:, :-1]] = -1
+        candidate = _unique_rows(candidate)
         valid = candidate >= 0
         safe = np.maximum(candidate, 0)
         content = _batched_dot(content_vectors[safe], content_vectors[items])
@@ -257,19 +314,25 @@ def recommend_from_liked(
     }
 
 
-def impute_item_factors(item_factors: np.ndarray, content_vectors: np.ndarray, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
+def impute_item_factors(item_factors: np.ndarray, content_vectors: np.ndarray, k: int = 20,
+                        exact_pairs: float = 1e9) -> tuple[np.ndarray, np.ndarray]:
     """Factors for items without any (nobody rated them): the similarity-weighted mean of the factors of their k
     nearest content neighbours that have factors. Returns the completed factors and the mask of imputed rows.
 
     This gives a movie nobody rated a collaborative score a user's factors can rank, so it can reach user lists
-    through its content. Items whose neighbours are all dissimilar (similarity <= 0) keep NaN.
+    through its content. Items whose neighbours are all dissimilar (similarity <= 0) keep NaN. Neighbours are
+    exact while cold × warm items stay under ``exact_pairs``, else from an IVF index (a TMDB-sized catalogue
+    against the rated movies: an average of 20 neighbours does not need exact ones).
     """
     cold = np.isnan(item_factors).all(axis=1) if item_factors.shape[1] else np.zeros(len(item_factors), dtype=bool)
     warm = np.flatnonzero(~cold)
     completed = item_factors.copy()
     if not cold.any() or len(warm) == 0:
         return completed, np.zeros(len(item_factors), dtype=bool)
-    scores, neighbours = search(build_index(np.ascontiguousarray(content_vectors[warm])), content_vectors[cold], min(k, len(warm)))
+    warm_vectors = np.ascontiguousarray(content_vectors[warm])
+    exact = float(cold.sum()) * len(warm) <= exact_pairs
+    index = build_index(warm_vectors, exact_max=len(warm)) if exact else ivf_index(warm_vectors)
+    scores, neighbours = search(index, content_vectors[cold], min(k, len(warm)))
     weights = np.where(neighbours >= 0, np.maximum(scores, 0), 0).astype(np.float32)
     totals = weights.sum(axis=1, keepdims=True)
     gathered = item_factors[warm][np.maximum(neighbours, 0)]
@@ -336,63 +399,6 @@ def _profile_weights(rated: sp.csr_matrix) -> np.ndarray:
     return np.where(any_positive[row], weights, np.float32(1))
 
 
-def _score_item_blocks(
-    user_factors: np.ndarray,
-    profiles: np.ndarray,
-    seen: sp.csr_matrix,
-    item_factors: np.ndarray,
-    factor_items: np.ndarray,
-    content_vectors: np.ndarray,
-    item_block_size: int,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield (first item, ALS scores, content scores) per block of items for a block of users; seen → -inf."""
-    seen_row = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
-    n_items = len(content_vectors)
-    for first in range(0, n_items, item_block_size):
-        last = min(first + item_block_size, n_items)
-        als = np.full((len(user_factors), last - first), np.nan, dtype=np.float32)
-        # Only items with factors are multiplied: in a TMDB-sized catalogue most items have none.
-        with_factors = factor_items[(factor_items >= first) & (factor_items < last)]
-        als[:, with_factors - first] = user_factors @ item_factors[with_factors].T
-        content = profiles @ content_vectors[first:last].T
-        in_block = (seen.indices >= first) & (seen.indices < last)
-        als[seen_row[in_block], seen.indices[in_block] - first] = -np.inf
-        content[seen_row[in_block], seen.indices[in_block] - first] = -np.inf
-        yield first, als, content
-
-
-def _combined_bounds(blocks: Iterable[tuple[int, np.ndarray, np.ndarray]]) -> tuple[Bounds, Bounds]:
-    """Row bounds of the ALS and content scores over all item blocks."""
-    per_block = [(*row_bounds(als), *row_bounds(content)) for _, als, content in blocks]
-    als_lo, als_hi, content_lo, content_hi = zip(*per_block)
-    return (
-        (np.minimum.reduce(als_lo), np.maximum.reduce(als_hi)),
-        (np.minimum.reduce(content_lo), np.maximum.reduce(content_hi)),
-    )
-
-
-def _empty_top(n_rows: int) -> dict[str, np.ndarray]:
-    return {
-        "item": np.full((n_rows, 0), -1, dtype=np.int64),
-        **{key: np.empty((n_rows, 0), dtype=np.float32) for key in ("score", "als_score", "content_score")},
-    }
-
-
-def _merge_top(
-    top: dict[str, np.ndarray], first_item: int, blended: np.ndarray, als: np.ndarray, content: np.ndarray, n: int
-) -> dict[str, np.ndarray]:
-    """The running top-n per row, updated with a block of items starting at ``first_item``."""
-    cols = _top_sorted(blended, n)
-    merged = {
-        "item": np.concatenate([top["item"], cols + first_item], axis=1),
-        "score": np.concatenate([top["score"], np.take_along_axis(blended, cols, axis=1)], axis=1),
-        "als_score": np.concatenate([top["als_score"], np.take_along_axis(als, cols, axis=1)], axis=1),
-        "content_score": np.concatenate([top["content_score"], np.take_along_axis(content, cols, axis=1)], axis=1),
-    }
-    best = _top_sorted(merged["score"], n, ties=merged["item"])
-    return {key: np.take_along_axis(values, best, axis=1) for key, values in merged.items()}
-
-
 def _top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> np.ndarray:
     """Column indices of each row's n best scores, best first; equal scores ordered by ``ties`` (default column).
 
@@ -417,6 +423,30 @@ def _top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> n
         cols[straddled] = np.nonzero(keep)[1].reshape(-1, n)
     order = np.lexsort((cols, -np.take_along_axis(scores, cols, axis=1)), axis=1)
     return np.take_along_axis(cols, order, axis=1)
+
+
+def _unique_rows(candidate: np.ndarray) -> np.ndarray:
+    """Each row sorted by item with repeats replaced by -1: duplicates go, and candidates stay in item order, which
+    is the tie-break order of ``_top_sorted``."""
+    candidate = np.sort(candidate, axis=1)
+    candidate[:, 1:][candidate[:, 1:] == candidate[:, :-1]] = -1
+    return candidate
+
+
+def _seen_cells(seen: sp.csr_matrix, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of each seen item that has a column in ``position`` (item → column, -1 for none)."""
+    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    cols = position[seen.indices]
+    return rows[cols >= 0], cols[cols >= 0]
+
+
+def _is_seen(seen: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+    """Whether row r of ``seen`` (sorted indices) holds ``items[r, j]``: a search over row-major (row, item) keys."""
+    width = seen.shape[1]
+    keys = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr)) * width + seen.indices
+    wanted = np.arange(len(items), dtype=np.int64)[:, None] * width + items
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    return keys[at] == wanted if len(keys) else np.zeros(items.shape, dtype=bool)
 
 
 def _flatten(rows: np.ndarray, top: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

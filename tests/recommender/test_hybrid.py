@@ -74,12 +74,9 @@ EXPECTED_ITEMS = [[4, 1, 2, 3], [0, 1, 4], [0, 2, 1, 3]]
 EXPECTED_SCORES = [[0.6, 0.4, 0.3, 0.3], [0.6, 0.6, 0.0], [0.4, 0.4, 0.0, 0.0]]
 
 
-@pytest.mark.parametrize("item_block_size", [8192, 2])
-def test_recommend_users_hand_example(item_block_size):
-    out = recommend_users(
-        USER_FACTORS, ITEM_FACTORS, PROFILES, CONTENT, SEEN, weight=0.4, n=4, block_size=2,
-        item_block_size=item_block_size,
-    )
+@pytest.mark.parametrize("block_size", [1, 2, 8])
+def test_recommend_users_hand_example(block_size):
+    out = recommend_users(USER_FACTORS, ITEM_FACTORS, PROFILES, CONTENT, SEEN, weight=0.4, n=4, block_size=block_size)
     assert set(out) == {"user", "rank", "item", "score", "als_score", "content_score"}
     assert out["user"].tolist() == [0] * 4 + [1] * 3 + [2] * 4
     assert out["rank"].tolist() == [1, 2, 3, 4, 1, 2, 3, 1, 2, 3, 4]
@@ -104,8 +101,7 @@ def _random_problem(seed: int, n_users: int = 30, n_items: int = 50):
 
 def test_recommend_users_matches_brute_force_and_never_returns_seen_items():
     user_factors, item_factors, profiles, content, seen = _random_problem(1)
-    out = recommend_users(user_factors, item_factors, profiles, content, seen, 0.7, n=10, block_size=7,
-                          item_block_size=9)
+    out = recommend_users(user_factors, item_factors, profiles, content, seen, 0.7, n=10, block_size=7)
     assert not np.asarray(seen[out["user"], out["item"]]).any()
 
     # brute force: every full row blended at once
@@ -116,6 +112,24 @@ def test_recommend_users_matches_brute_force_and_never_returns_seen_items():
     expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
     assert np.array_equal(to_matrix(out["user"], out["item"], 30, 10), expected)
     assert np.allclose(out["score"], np.take_along_axis(scores, expected, axis=1).ravel(), atol=1e-5)
+
+
+def test_recommend_users_reranks_the_union_of_als_and_content_candidates():
+    user_factors, item_factors, profiles, content, seen = _random_problem(3, n_users=12, n_items=60)
+    out = recommend_users(user_factors, item_factors, profiles, content, seen, 0.5, n=5, candidates=4, block_size=5)
+    mask = seen.toarray() > 0
+    has_factors = ~np.isnan(item_factors).any(axis=1)
+    als = np.where(has_factors, user_factors @ np.nan_to_num(item_factors).T, NAN)
+    content_scores = profiles @ content.T
+    for user in range(12):
+        # the 4 best unseen items by ALS among items with factors, the 8 nearest by content (seen or not)
+        by_als = np.where(mask[user] | ~has_factors, -np.inf, als[user])
+        pool = set(np.argsort(-by_als, kind="stable")[:4]) | set(np.argsort(-content_scores[user], kind="stable")[:8])
+        pool = np.array(sorted(item for item in pool if not mask[user, item]))
+        scores = blend(als[user, pool][None], content_scores[user, pool][None], 0.5)[0]
+        expected = pool[np.argsort(-scores, kind="stable")[:5]]
+        assert out["item"][out["user"] == user].tolist() == expected.tolist()
+        assert np.allclose(out["score"][out["user"] == user], np.sort(scores)[::-1][:5], atol=1e-5)
 
 
 def test_items_without_factors_are_recommended_from_content():
@@ -275,3 +289,19 @@ def test_impute_item_factors_leaves_items_with_only_dissimilar_neighbours_missin
     content = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)  # cosine -1: no evidence
     completed, imputed = impute_item_factors(factors, content, k=1)
     assert np.isnan(completed[1]).all() and imputed.tolist() == [False, False]
+
+
+def test_impute_item_factors_at_scale_uses_an_ivf_index_close_to_exact():
+    from spin_reel_assets.recommender.hybrid import impute_item_factors
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(20, 16))
+    content = _unit(centres[rng.integers(0, 20, 3000)] + 0.3 * rng.normal(size=(3000, 16))).astype(np.float32)
+    factors = rng.normal(size=(3000, 4)).astype(np.float32)
+    factors[2000:] = NAN  # a third of the catalogue nobody rated
+    exact, exact_mask = impute_item_factors(factors, content, k=10)
+    approximate, mask = impute_item_factors(factors, content, k=10, exact_pairs=0)
+    assert mask.tolist() == exact_mask.tolist() and mask[2000:].all()
+    # the IVF neighbours are nearly the exact ones, so the averages nearly agree
+    error = np.linalg.norm(approximate[2000:] - exact[2000:], axis=1) / np.linalg.norm(exact[2000:], axis=1)
+    assert np.median(error) < 0.05
