@@ -80,12 +80,9 @@ class CollectionSpec:
 MOVIES_COLLECTION = CollectionSpec(
     name="movies",
     indexes=(
-        (("title_lower", 1),),  # anchored-regex prefix search (no $text: SecantusDB has none)
-        (("popularity", -1),),
-        (("vote_count", -1),),
-        (("genres", 1), ("popularity", -1)),
-        (("year", 1),),
-        (("movielens_ids", 1),),
+        # Only what the web app queries: every index costs write time (most of it, on the embedded server).
+        (("title_lower", 1),),  # title lookup and prefix search as a key range (no $text: SecantusDB has none)
+        (("popularity", -1), ("_id", 1)),  # the popular list, in its exact sort order
     ),
 )
 

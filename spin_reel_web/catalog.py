@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -18,6 +17,15 @@ from .stores import with_mongo
 POSTER_BASE_URL = "https://image.tmdb.org/t/p/w342"
 CACHE_MAX_ENTRIES = 50_000
 POPULAR_CACHE_SECONDS = 60.0
+POPULAR_ORDER = [("popularity", -1), ("_id", 1)]  # most popular first; an index of MOVIES_COLLECTION has exactly these keys
+
+
+def title_prefix_filter(prefix: str) -> dict:
+    """Normalized titles starting with ``prefix``, as a key range on ``title_lower``: both MongoDB and SecantusDB
+    serve a range from the index, whereas SecantusDB scans the collection for an anchored ``$regex``. Strings
+    compare by code point and U+10FFFF is the last one, so the range holds every title with this prefix (bar one
+    continuing with that noncharacter)."""
+    return {"title_lower": {"$gte": prefix, "$lt": prefix + "\U0010ffff"}}
 
 
 def poster_url(poster_path: str | None) -> str | None:
@@ -90,8 +98,8 @@ class MovieCatalog:
             lambda db: [
                 to_movie(document)
                 for document in db[MOVIES_COLLECTION.name]
-                .find({"title_lower": {"$regex": "^" + re.escape(prefix)}})
-                .sort([("popularity", -1), ("_id", 1)])
+                .find(title_prefix_filter(prefix))
+                .sort(POPULAR_ORDER)
                 .limit(limit)
             ],
             [],
@@ -103,7 +111,7 @@ class MovieCatalog:
         return exact or next(iter(self.search(title, 1)), None)
 
     def _most_popular(self, db: Database, query: dict) -> dict | None:
-        documents = list(db[MOVIES_COLLECTION.name].find(query).sort([("popularity", -1), ("_id", 1)]).limit(1))
+        documents = list(db[MOVIES_COLLECTION.name].find(query).sort(POPULAR_ORDER).limit(1))
         return to_movie(documents[0]) if documents else None
 
     def popular(self, limit: int) -> list[dict]:
@@ -114,7 +122,7 @@ class MovieCatalog:
         movies = with_mongo(
             lambda db: [
                 to_movie(document)
-                for document in db[MOVIES_COLLECTION.name].find().sort([("popularity", -1), ("_id", 1)]).limit(limit)
+                for document in db[MOVIES_COLLECTION.name].find().sort(POPULAR_ORDER).limit(limit)
             ],
             None,
         )

@@ -57,14 +57,15 @@ def movie_documents(clean_movies: pa.Table) -> pa.Table:
 @dg.asset(
     group_name="stores",
     kinds={"mongodb"},
-    code_version="1",
+    code_version="2",
     automation_condition=EAGER,
     io_manager_key="mongo_io_manager",
     metadata={"collection": MOVIES_COLLECTION.name},
 )
 def movies_collection(clean_movies: pa.Table) -> dg.Output[pa.Table]:
     """MongoDB collection ``movies``: one document per movie, ``_id`` = tmdb_id, lists as arrays, dates as dates,
-    indexes for the web app's queries (normalized ``title_lower`` for prefix search, popularity, genres).
+    indexes for the web app's queries only (normalized ``title_lower`` for title lookup and prefix search, popularity
+    order for the popular list).
     Written in unordered batches to a temporary collection that is renamed over the old one."""
     documents = movie_documents(clean_movies)
     return dg.Output(documents, metadata={"preview": markdown_preview(documents, columns=["_id", "title", "year", "genres"])})

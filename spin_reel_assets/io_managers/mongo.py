@@ -58,10 +58,13 @@ def replace_collection(database, spec: CollectionSpec, table: pa.Table, batch_si
 
 
 def read_collection(database, spec: CollectionSpec, fields: list[str] | None = None) -> pa.Table:
-    """The collection as an Arrow table, ordered by _id (optionally only some fields)."""
+    """The collection as an Arrow table, ordered by _id (optionally only some fields).
+
+    Read in natural order and sorted here: a server-side sort is a blocking in-memory sort on SecantusDB (twice
+    the read time) and, on MongoDB, a fetch in _id order; neither is needed to read every document."""
     projection = None if fields is None else {name: 1 for name in fields}
-    documents = list(database[spec.name].find({}, projection).sort("_id", ASCENDING).batch_size(BATCH_SIZE))
-    return pa.Table.from_pylist(documents)
+    table = pa.Table.from_pylist(list(database[spec.name].find({}, projection).batch_size(BATCH_SIZE)))
+    return table.sort_by("_id") if table.num_rows else table
 
 
 class MongoCollectionIOManager(dg.ConfigurableIOManager):
