@@ -134,6 +134,9 @@ def test_mongo_round_trip_indexes_and_prefix_search(mongo_uri, mongo_db):
     replace_collection(database, MOVIES_COLLECTION, documents(10, "Film"))
     assert movies.count_documents({}) == 10 and movies.find_one({"_id": 1})["title"] == "Film 1"
     assert [name for name in database.list_collection_names() if "staging" in name] == []
+    # read back in _id order whatever order the documents were written in
+    replace_collection(database, MOVIES_COLLECTION, documents(10).take(pa.array([3, 9, 0, 7, 1, 8, 2, 6, 4, 5])))
+    assert read_collection(database, MOVIES_COLLECTION, ["_id"]).column("_id").to_pylist() == list(range(1, 11))
     client.close()
 
 

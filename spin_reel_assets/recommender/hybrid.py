@@ -129,8 +129,8 @@ def recommend_users(
 ) -> dict[str, np.ndarray]:
     """Every user's top-n unseen items by the blend of ALS (u·v) and content (profile·c) scores.
 
-    Two-stage, so the cost grows with users × candidates, not users × catalogue: ``user_candidates`` (see there
-    for the arguments) then ``rank_candidates``. With ``candidates`` at least the catalogue size, this is the
+    Two-stage, so the cost grows with users × (rated items + candidates), not users × catalogue:
+    ``user_candidates`` (see there for the arguments) then ``rank_candidates``. With ``candidates`` at least the catalogue size, this is the
     exact blend over every unseen item.
 
     Returns flat arrays ``user``, ``rank`` (1..n), ``item``, ``score`` (the blend), ``als_score`` (NaN for items
