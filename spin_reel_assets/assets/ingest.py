@@ -26,7 +26,7 @@ def _key_map(input_files: InputFilesResource):
     deps=[ratings_file, links_file],
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
-    code_version="1",
+    code_version="2",
     automation_condition=EAGER,
     io_manager_key="parquet_io_manager",
 )
