@@ -67,6 +67,14 @@ def test_every_rating_reason_is_quarantined_with_line_and_field(tmp_path):
     assert cleaned.table.num_rows + cleaned.quarantine.num_rows == 13
 
 
+def test_a_links_row_with_an_unusable_tmdb_id_quarantines_its_ratings(tmp_path):
+    ratings = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,5,2.5,2\n1,6,3.0,3\n")
+    links = write(tmp_path / "links.csv", LINKS + "5,0000005,0\n6,0000006,3000000000\n")  # zero, above int32
+    cleaned = clean_ratings(read_ratings(ratings), movie_key_map(read_links(links)))
+    assert cleaned.table.column("tmdb_id").to_pylist() == [862]
+    assert quarantined(cleaned) == [(3, "movieId", rating_cleaning.NO_TMDB_ID), (4, "movieId", rating_cleaning.NO_TMDB_ID)]
+
+
 def test_without_links_the_movielens_id_is_the_key(tmp_path):
     ratings = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,3,4.0,1\n1,5,2.5,2\n")
     cleaned = clean_ratings(read_ratings(ratings), None)
