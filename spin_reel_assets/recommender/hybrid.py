@@ -23,6 +23,7 @@ from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_TOP_N
 
 from .blend import blend
 from .content import build_index, ivf_index, l2_normalize, search
+from .csr import rows_contain
 
 
 def content_profiles(rated: sp.csr_matrix, content_vectors: np.ndarray) -> np.ndarray:
@@ -94,7 +95,7 @@ def user_candidates(
         safe = np.maximum(candidate, 0)
         als_score = _batched_dot(item_factors[safe], user_factors[users])
         content_score = _batched_dot(content_vectors[safe], profiles[users])
-        excluded = (candidate < 0) | _is_seen(block_seen, safe)
+        excluded = (candidate < 0) | rows_contain(block_seen, candidate)
         als_score[excluded] = -np.inf
         content_score[excluded] = -np.inf
         yield users, candidate, als_score, content_score
@@ -438,15 +439,6 @@ def _seen_cells(seen: sp.csr_matrix, position: np.ndarray) -> tuple[np.ndarray, 
     rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
     cols = position[seen.indices]
     return rows[cols >= 0], cols[cols >= 0]
-
-
-def _is_seen(seen: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
-    """Whether row r of ``seen`` (sorted indices) holds ``items[r, j]``: a search over row-major (row, item) keys."""
-    width = seen.shape[1]
-    keys = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr)) * width + seen.indices
-    wanted = np.arange(len(items), dtype=np.int64)[:, None] * width + items
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    return keys[at] == wanted if len(keys) else np.zeros(items.shape, dtype=bool)
 
 
 def _flatten(rows: np.ndarray, top: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

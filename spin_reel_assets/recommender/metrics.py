@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .csr import rows_contain
+
 
 def precision_at_k(recommended: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> float:
     """Mean over users of (hits in the top k) / k."""
@@ -83,24 +85,15 @@ def _hits(recommended: np.ndarray, relevant: sp.csr_matrix, k: int) -> tuple[np.
         raise ValueError(f"k must be positive, got {k}")
     relevant = sp.csr_matrix(relevant, copy=True)
     relevant.eliminate_zeros()
-    relevant.sum_duplicates()  # also sorts each row's indices, so the keys below are globally sorted
-    n_users, n_items = relevant.shape
+    relevant.sum_duplicates()  # also sorts each row's indices, as rows_contain needs
+    n_users = relevant.shape[0]
     recommended = np.asarray(recommended, dtype=np.int64)
     if recommended.ndim != 2 or recommended.shape[0] != n_users:
         raise ValueError(f"recommended has shape {recommended.shape}, expected ({n_users}, k)")
     top = np.full((n_users, k), -1, dtype=np.int64)
     top[:, : min(k, recommended.shape[1])] = recommended[:, :k]
 
-    # A (user, item) pair is a hit when its key user * n_items + item is among the relevant keys.
-    n_relevant = np.diff(relevant.indptr)
-    relevant_keys = np.repeat(np.arange(n_users, dtype=np.int64), n_relevant) * n_items + relevant.indices
-    keys = np.arange(n_users, dtype=np.int64)[:, None] * n_items + top
-    if len(relevant_keys) == 0:
-        return np.zeros((n_users, k)), n_relevant
-    found = np.minimum(np.searchsorted(relevant_keys, keys), len(relevant_keys) - 1)
-    # -1 padding would alias the previous user's last item, hence the explicit check.
-    hits = (top >= 0) & (relevant_keys[found] == keys)
-    return hits.astype(np.float64), n_relevant
+    return rows_contain(relevant, top).astype(np.float64), np.diff(relevant.indptr)
 
 
 def _mean(per_user: np.ndarray) -> float:
