@@ -68,10 +68,14 @@ class Scorer:
     content_vectors: np.ndarray
     content_index: faiss.Index
     candidates: int = DEFAULT_CANDIDATES
+    impute: bool = True  # False for a model that is only ever ranked alone: its items without factors stay unscored
 
     def __post_init__(self):
         self.fitted = np.flatnonzero(~np.isnan(self.item_factors).any(axis=1))
-        self.completed, self.imputed = hybrid.impute_item_factors(self.item_factors, self.content_vectors)
+        if self.impute:
+            self.completed, self.imputed = hybrid.impute_item_factors(self.item_factors, self.content_vectors)
+        else:
+            self.completed, self.imputed = self.item_factors, np.zeros(len(self.item_factors), dtype=bool)
         self._cache: tuple[np.ndarray, list] | None = None
 
     def _blocks(self, users: np.ndarray) -> list:

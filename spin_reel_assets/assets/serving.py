@@ -219,9 +219,9 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
         explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit, checkpoints)
         predicted = predict_pairs(explicit_model, test.users, test.items)
         explicit_scorer = Scorer(train_matrix, explicit_users, explicit_items, content_vectors, faiss_index.index,
-                                 config.candidates)
+                                 config.candidates, impute=False)
         extra["als explicit (rating model)"] = {
-            **metrics.ranking_report(explicit_scorer.top_k(1.0, config.k, eval_users, imputed=False),
+            **metrics.ranking_report(explicit_scorer.top_k(1.0, config.k, eval_users),
                                      test_matrix[eval_users], interactions.n_items, config.k),
             "rmse": metrics.rmse(predicted, test.ratings),
         }

@@ -47,3 +47,14 @@ def test_the_weight_search_prefers_the_informative_signal_and_evaluate_reports_i
     assert set(report) == {"popularity", "als", "content", "hybrid"}
     assert report["content"]["ndcg@10"] > 0.9 > report["als"]["ndcg@10"]
     assert report["hybrid"]["ndcg@10"] > report["als"]["ndcg@10"]
+
+
+def test_a_model_ranked_alone_needs_no_imputation():
+    scorer, _ = _planted()
+    item_factors = scorer.item_factors.copy()
+    item_factors[::5] = np.nan  # items nobody rated in train
+    args = (scorer.train, scorer.user_factors, item_factors, scorer.content_vectors, scorer.content_index)
+    imputing, plain = Scorer(*args), Scorer(*args, impute=False)
+    assert imputing.imputed.any() and not plain.imputed.any()
+    users = np.arange(60)
+    assert np.array_equal(imputing.top_k(1.0, 10, users, imputed=False), plain.top_k(1.0, 10, users))
