@@ -8,7 +8,7 @@ Signals per (user or item, candidate item):
 
 Everything is vectorized over blocks of users or items, so memory is bounded by the block sizes, never by the
 number of users or items; per-user and per-item lists re-rank candidate sets (ALS and content nearest neighbours),
-so their cost grows with the candidates, not with users × catalogue.
+so their cost grows with the candidates and the rated items, not with users × catalogue.
 """
 
 from __future__ import annotations
