@@ -29,10 +29,10 @@ provision-test:
 
 stores: venv
 	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml  # empty: SQLite storage in DAGSTER_HOME
-	@$(PY) -m spin_reel_assets.devstores start
+	@$(PY) -m spin_reel_assets.devtools.devstores start
 
 stop-stores:
-	@$(PY) -m spin_reel_assets.devstores stop
+	@$(PY) -m spin_reel_assets.devtools.devstores stop
 
 # Observes the input files and materializes what is missing or unsynced: everything on a fresh instance.
 materialize rebuild: provision stores

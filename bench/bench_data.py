@@ -13,7 +13,7 @@ import psycopg
 import pymongo
 from psycopg import sql
 
-from spin_reel_assets.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
+from spin_reel_assets.devtools.devstores import ensure_postgres, free_port, start_mongo, stop_mongo
 from spin_reel_assets.resources import BUNDLED_SAMPLE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ def synthetic(ratings: int) -> Path:
     """A folder of ``spin-reel synth`` files with ``ratings`` ratings (cached under .state/bench-data)."""
     folder = REPO / ".state" / "bench-data" / f"synth-{ratings}"
     if not (folder / "ratings.csv").exists():
-        subprocess.run([sys.executable, "-m", "spin_reel_assets.cli", "synth", "--ratings", str(ratings), "--users",
+        subprocess.run([sys.executable, "-m", "spin_reel_assets.devtools.cli", "synth", "--ratings", str(ratings), "--users",
                         str(max(ratings // 150, 100)), "--movies", str(max(ratings // 400, 500)), "--tmdb-movies",
                         str(max(ratings // 25, 2000)), "--out", str(folder), "--quiet"], check=True)
     return folder

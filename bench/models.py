@@ -75,7 +75,7 @@ def materialize_one(name: str) -> int:
     import dagster as dg
 
     from spin_reel_assets.definitions import defs
-    from spin_reel_assets.staleness import observe_sources
+    from spin_reel_assets.devtools.staleness import observe_sources
 
     with dg.DagsterInstance.get() as instance:
         resources = dict(defs.resources)
@@ -119,7 +119,7 @@ def als_comparison(data_dir: Path, rank: int, iterations: int, alpha: float, reg
 
     from spin_reel_assets.cleaning.inputs import find_input, read_links, read_ratings
     from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-    from spin_reel_assets.spark_als import AlsParams, local_session, train_als
+    from spin_reel_assets.recommender.spark_als import AlsParams, local_session, train_als
 
     table = clean_ratings(read_ratings(find_input(data_dir, "ratings")),
                           movie_key_map(read_links(find_input(data_dir, "links")))).table
@@ -164,7 +164,7 @@ def main() -> int:
     if args.one:
         return materialize_one(args.one)
 
-    from spin_reel_assets.spark_als import AlsParams
+    from spin_reel_assets.recommender.spark_als import AlsParams
 
     rows = measure_graph(BUNDLED_SAMPLE)
     defaults = AlsParams()

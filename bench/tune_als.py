@@ -17,12 +17,12 @@ import numpy as np
 from spin_reel_assets.cleaning.inputs import find_input, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
-from spin_reel_assets.evaluation import Scorer, index_ratings, search_weight
+from spin_reel_assets.recommender.evaluation import Scorer, index_ratings, search_weight
 from spin_reel_assets.recommender import metrics
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text
 from spin_reel_assets.recommender.split import stratified_split
 from spin_reel_assets.resources import BUNDLED_SAMPLE
-from spin_reel_assets.spark_als import AlsParams, fit_factor_matrices, local_session
+from spin_reel_assets.recommender.spark_als import AlsParams, fit_factor_matrices, local_session
 
 
 def sample_data(data_dir: Path):

@@ -35,7 +35,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from spin_reel_assets import devstores  # noqa: E402
+from spin_reel_assets.devtools import devstores  # noqa: E402
 from spin_reel_assets.schema import HYBRID_MANIFEST_PATH, MOVIE_ID, SIMILAR_MOVIES_PATH, USER_ID, USER_RECOMMENDATIONS_PATH  # noqa: E402
 from tests.web.sample_stack import build_stack  # noqa: E402
 

@@ -8,7 +8,7 @@ stop() {
   echo; echo "stopping..."
   for pid in "${children[@]}"; do kill -INT "$pid" 2>/dev/null; done
   for pid in "${children[@]}"; do wait "$pid" 2>/dev/null; done
-  "$VENV/bin/python" -m spin_reel_assets.devstores stop
+  "$VENV/bin/python" -m spin_reel_assets.devtools.devstores stop
   exit 0
 }
 trap stop INT TERM

@@ -14,7 +14,7 @@ import pymongo
 import pytest
 from psycopg import sql
 
-from spin_reel_assets import devstores
+from spin_reel_assets.devtools import devstores
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"
@@ -103,7 +103,7 @@ def _materialize(tmp_path_factory, postgres_url, mongo_uri, name) -> "Pipeline":
     import dagster as dg
 
     from spin_reel_assets.definitions import defs
-    from spin_reel_assets.staleness import observe_sources
+    from spin_reel_assets.devtools.staleness import observe_sources
 
     artifacts = tmp_path_factory.mktemp("artifacts")
     data_dir = tmp_path_factory.mktemp("data")

@@ -10,7 +10,7 @@ from upath import UPath
 
 from spin_reel_assets.io_managers.model_files import ContentIndex, FaissIndexIOManager, SparkModelIOManager, swap_into_place
 from spin_reel_assets.recommender.content import build_index, embed, fit_content_model
-from spin_reel_assets.spark_als import AlsArtifact, AlsParams, factor_matrix, train_als
+from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, factor_matrix, train_als
 
 from .conftest import spark_config
 

@@ -14,7 +14,7 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus
 
 from spin_reel_assets.definitions import defs
-from spin_reel_assets.staleness import observe_sources, rebuild, statuses, unsynced
+from spin_reel_assets.devtools.staleness import observe_sources, rebuild, statuses, unsynced
 
 EVERYTHING = {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
               "faiss_index", "hybrid_recommendations", "recommendation_quality"}
@@ -112,7 +112,7 @@ def run_rebuild_command(pipeline) -> str:
         "SPIN_REEL_SPARK_DRIVER_MEMORY": "2g",
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
-    done = subprocess.run([sys.executable, "-m", "spin_reel_assets.cli", "rebuild"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "spin_reel_assets.devtools.cli", "rebuild"], env=env, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout

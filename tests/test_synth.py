@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spin_reel_assets import synth
+from spin_reel_assets.devtools import synth
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 SMALL = dict(ratings=50_000, users=500, movies=1_500, tmdb_movies=4_000)
@@ -227,7 +227,7 @@ def test_gzip_holds_the_same_bytes_and_is_deterministic(tmp_path: Path):
 
 def test_cli_writes_the_files(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "spin_reel_assets.cli", "synth", "--ratings", "8000", "--users", "100", "--movies", "300",
+        [sys.executable, "-m", "spin_reel_assets.devtools.cli", "synth", "--ratings", "8000", "--users", "100", "--movies", "300",
          "--tmdb-movies", "700", "--out", str(tmp_path / "out"), "--seed", "3", "--gzip"],
         capture_output=True, text=True, timeout=300,
     )
@@ -250,7 +250,7 @@ def test_cli_writes_the_files(tmp_path: Path):
     ],
 )
 def test_cli_rejects_nonsense_without_a_traceback(tmp_path: Path, args: list[str], message: str):
-    result = subprocess.run([sys.executable, "-m", "spin_reel_assets.cli", "synth", *args, "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "spin_reel_assets.devtools.cli", "synth", *args, "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert message in result.stderr and "error:" in result.stderr

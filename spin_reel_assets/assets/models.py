@@ -13,7 +13,7 @@ from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
 from spin_reel_assets.resources import ArtifactsResource, PostgresResource
 from spin_reel_assets.schema import RATINGS_TABLE, USER_ID
-from spin_reel_assets.spark_als import AlsArtifact, AlsParams, read_ratings_jdbc, train_als
+from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, read_ratings_jdbc, train_als
 
 from .stores import ratings_table
 

@@ -12,7 +12,7 @@ from dagster_pyspark import PySparkResource
 
 from spin_reel_assets.conditions import EAGER
 from spin_reel_assets.assets.models import SPARK_CHECKPOINTS
-from spin_reel_assets.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight, split_users
+from spin_reel_assets.recommender.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight, split_users
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
@@ -20,7 +20,7 @@ from spin_reel_assets.metadata import markdown_preview
 from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.split import stratified_split, temporal_split
 from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SEED, DEFAULT_TOP_N, MOVIE_ID, RATED_AT, RATING, USER_ID
-from spin_reel_assets.spark_als import AlsArtifact, AlsParams, factor_matrix, fit_factor_matrices, predict_pairs
+from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, factor_matrix, fit_factor_matrices, predict_pairs
 
 HYBRID_FOLDER = "hybrid"
 QUALITY_FOLDER = "quality"

@@ -21,7 +21,7 @@ import numpy as np
 from dagster_pyspark import PySparkResource
 from upath import UPath
 
-from spin_reel_assets.spark_als import AlsArtifact, AlsParams
+from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams
 
 
 def swap_into_place(build, target: Path) -> None:

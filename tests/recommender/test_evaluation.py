@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from spin_reel_assets.evaluation import Scorer, evaluate, search_weight, split_users
+from spin_reel_assets.recommender.evaluation import Scorer, evaluate, search_weight, split_users
 from spin_reel_assets.recommender.content import build_index, l2_normalize
 
 

@@ -69,7 +69,7 @@ def _configure_synth(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_synth(args: argparse.Namespace) -> int:
-    from spin_reel_assets import synth  # numpy/pyarrow only when needed
+    from spin_reel_assets.devtools import synth  # numpy/pyarrow only when needed
 
     config = synth.SynthConfig(
         ratings=args.ratings, users=args.users, movies=args.movies, tmdb_movies=args.tmdb_movies,
@@ -114,7 +114,7 @@ def _configure_rebuild(parser: argparse.ArgumentParser) -> None:
 def _run_rebuild(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from spin_reel_assets import staleness
+    from spin_reel_assets.devtools import staleness
     from spin_reel_assets.definitions import defs
 
     resources = dict(defs.resources)

@@ -6,8 +6,8 @@ MongoDB: no mongod can be installed on the development machines, so the embedded
 knows about it; everything else talks plain MongoDB through pymongo. SecantusDB is an optional extra
 (``pip install .[embedded]``) and is never imported, only executed.
 
-    python -m spin_reel_assets.devstores start    # idempotent; prints the URLs to export
-    python -m spin_reel_assets.devstores stop
+    python -m spin_reel_assets.devtools.devstores start    # idempotent; prints the URLs to export
+    python -m spin_reel_assets.devtools.devstores stop
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def jdbc_jar() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spin_reel_assets.devstores", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m spin_reel_assets.devtools.devstores", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["start", "stop"])
     args = parser.parse_args(argv)
     try:

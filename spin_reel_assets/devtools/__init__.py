@@ -1,0 +1,1 @@
+"""Developer tooling: the `spin-reel` CLI, the synthetic data generator, the embedded-store launcher, rebuilds."""
