@@ -29,12 +29,13 @@ RUN mkdir -p /usr/share/man/man1 \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless libpostgresql-jdbc-java libopenblas0-pthread \
  && rm -rf /var/lib/apt/lists/*
 
-# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them (no test extras).
-COPY pyproject.toml /tmp/pyproject.toml
+# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them (no test extras),
+# pinned by constraints.txt: the image ships the set the test suite ran against.
+COPY pyproject.toml constraints.txt /tmp/
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt /tmp/pyproject.toml
+ && pip install -c /tmp/constraints.txt -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt /tmp/pyproject.toml /tmp/constraints.txt
 
 COPY --from=build /wheels /tmp/wheels
 RUN pip install --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels

@@ -10,13 +10,19 @@ export PYSPARK_PYTHON ?= $(CURDIR)/$(VENV)/bin/python
 APT_PACKAGES := openjdk-17-jre-headless libpostgresql-jdbc-java libopenblas0-pthread postgresql
 TEST_APT_PACKAGES := chromium wrk docker-compose
 
-.PHONY: demo test venv provision provision-test stores stop-stores materialize rebuild web bench bench-ingest bench-web bench-scale clean
+.PHONY: demo test test-fast lock venv provision provision-test stores stop-stores materialize rebuild web bench bench-ingest bench-web bench-scale clean
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins the tested set of every dependency: make, CI and the Dockerfile all install from it.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# After changing dependencies in pyproject.toml: install them, then pin what was installed (and tested).
+lock:
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 venv: $(VENV)/.installed
 
@@ -42,7 +48,12 @@ demo: provision stores materialize
 	@bash scripts/serve.sh
 
 test: provision-test venv
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg check defs
 	$(PY) -m pytest -q
+
+# The part of the suite that needs no store, Spark or browser (seconds, not minutes).
+test-fast: venv
+	$(PY) -m pytest -q -m "not stores and not spark and not browser"
 
 web: venv
 	SPIN_REEL_WEB_BIND=$${SPIN_REEL_WEB_BIND:-127.0.0.1:5000} $(VENV)/bin/gunicorn -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()'

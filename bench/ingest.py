@@ -21,7 +21,7 @@ from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, read_tm
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
 from spin_reel_assets.io_managers.mongo import arrow_documents, replace_collection
 from spin_reel_assets.io_managers.postgres import replace_table
-from spin_reel_assets.assets.stores import movie_documents
+from spin_reel_assets.defs.stores.assets import movie_documents
 from spin_reel_assets.schema import MOVIES_COLLECTION, RATINGS_TABLE
 
 from bench_data import bench_stores, dataset

@@ -78,10 +78,10 @@ def materialize_one(name: str) -> int:
     from spin_reel_assets.devtools.staleness import observe_sources
 
     with dg.DagsterInstance.get() as instance:
-        resources = dict(defs.resources)
+        resources = dict(defs().resources)
         if name == ORDER[0]:
-            observe_sources(instance, defs.assets, resources)
-        result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance, resources=resources,
+            observe_sources(instance, list(defs().assets), resources)
+        result = dg.materialize(list(defs().assets), instance=instance, resources=resources,
                                 selection=dg.AssetSelection.assets(name), raise_on_error=False)
         if result.success and os.environ.get(FIGURES_FILE):
             figures = {key: value.value for event in result.get_asset_materialization_events()

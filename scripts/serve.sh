@@ -12,8 +12,8 @@ stop() {
   exit 0
 }
 trap stop INT TERM
-# dagster dev started from a script ignores SIGTERM; with SIGINT restored it shuts down cleanly.
-env --default-signal=INT "$VENV/bin/dagster" dev -w workspace.yaml -h 127.0.0.1 -p 3000 &
+# dg dev started from a script ignores SIGTERM; with SIGINT restored it shuts down cleanly.
+VIRTUAL_ENV="$PWD/$VENV" env --default-signal=INT "$VENV/bin/dg" dev -h 127.0.0.1 -p 3000 &
 children+=($!)
 SPIN_REEL_WEB_BIND=127.0.0.1:5000 "$VENV/bin/gunicorn" -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()' &
 children+=($!)

@@ -22,9 +22,21 @@ def markdown_preview(table: pa.Table, rows: int = 5, columns: list[str] | None =
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def table_metadata(table: pa.Table) -> dict:
+    """Dagster's standard table metadata (``dagster/row_count``, ``dagster/column_schema``): the UI's row count and
+    column list for any table-like asset."""
+    columns = [dg.TableColumn(field.name, str(field.type), constraints=dg.TableColumnConstraints(nullable=field.nullable))
+               for field in table.schema]
+    return {
+        "dagster/row_count": dg.MetadataValue.int(table.num_rows),
+        "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=columns)),
+    }
+
+
 def cleaning_metadata(cleaned: Cleaned, rows_in: int, seconds: float, preview_columns: list[str] | None = None) -> dict:
     """Counts in and out, quarantined rows per reason, and previews of both tables."""
     metadata = {
+        **table_metadata(cleaned.table),
         "source": cleaned.source,
         "rows_in": dg.MetadataValue.int(rows_in),
         "rows_out": dg.MetadataValue.int(cleaned.table.num_rows),

@@ -112,10 +112,9 @@ def _materialize(tmp_path_factory, postgres_url, mongo_uri, name) -> "Pipeline":
     resources = resources_for(postgres_url, mongo_uri, name, artifacts, data_dir)
     instance = dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home")),
                                              overrides={"telemetry": {"enabled": False}})
-    observe_sources(instance, defs.assets, resources)
-    result = dg.materialize(
-        [*defs.assets, *defs.asset_checks], resources=resources, instance=instance, selection=dg.AssetSelection.all()
-    )
+    assets = list(defs().assets)
+    observe_sources(instance, assets, resources)
+    result = dg.materialize(assets, resources=resources, instance=instance, selection=dg.AssetSelection.all())
     return Pipeline(result, instance, postgres_url, mongo_uri, name, artifacts, resources, data_dir)
 
 

@@ -1,4 +1,4 @@
-"""`dagster dev -w workspace.yaml` end to end: the UI serves the asset graph over GraphQL, then stops on SIGTERM.
+"""`dg dev` (what `make demo` runs) end to end: the UI serves the asset graph over GraphQL, then stops on SIGTERM.
 
 The stores point at addresses where nothing listens: loading the code location must not connect to anything.
 """
@@ -18,7 +18,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-DAGSTER = Path(sys.executable).with_name("dagster")
+DG = Path(sys.executable).with_name("dg")
 START_TIMEOUT = 120
 STOP_TIMEOUT = 30
 
@@ -110,9 +110,9 @@ def dagster_dev(tmp_path_factory):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env_binary = shutil.which("env") or "/usr/bin/env"
-    # A backgrounded `dagster dev` ignores SIGTERM unless SIGINT has its default disposition: restore it.
-    command = [env_binary, "--default-signal=INT", str(DAGSTER), "dev", "-w", "workspace.yaml",
-               "-h", "127.0.0.1", "-p", str(port)]
+    # A backgrounded `dg dev` ignores SIGTERM unless SIGINT has its default disposition: restore it.
+    command = [env_binary, "--default-signal=INT", str(DG), "dev", "-h", "127.0.0.1", "-p", str(port)]
+    env["VIRTUAL_ENV"] = str(Path(sys.executable).parents[1])
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -120,7 +120,7 @@ def dagster_dev(tmp_path_factory):
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            assert process.poll() is None, f"dagster dev exited {process.returncode}:\n{log_path.read_text()[-4000:]}"
+            assert process.poll() is None, f"dg dev exited {process.returncode}:\n{log_path.read_text()[-4000:]}"
             try:
                 up = requests.get(f"{base}/server_info", timeout=2).ok
             except requests.RequestException:
@@ -165,7 +165,7 @@ def code_location_graph() -> dict[str, tuple[set[str], str]]:
     """asset -> (upstream assets, group) as the code location defines them."""
     from spin_reel_assets.definitions import defs
 
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     return {
         key.to_user_string(): ({parent.to_user_string() for parent in graph.get(key).parent_keys}, graph.get(key).group_name)
         for key in graph.get_all_asset_keys()
@@ -192,6 +192,13 @@ def test_asset_graph_over_graphql(dagster_dev):
         assert flags[key]["isMaterializable"], key
 
 
+def test_the_server_start_prints_no_supersession_warning(dagster_dev):
+    """`make demo` serves through `dg dev`: none of the `dagster dev … use 'dg dev' instead` warnings."""
+    log = dagster_dev.log_path.read_text()
+    assert "Loaded" in log or "Serving dagster-webserver" in log, log[-3000:]
+    assert "SupersessionWarning" not in log and "Use 'dg dev'" not in log, log[-3000:]
+
+
 def test_never_materialized_asset_is_missing(dagster_dev):
     data = graphql(dagster_dev.base, STALENESS_QUERY, {"keys": [{"path": ["clean_ratings"]}]})
     [node] = data["assetNodes"]
@@ -201,9 +208,9 @@ def test_never_materialized_asset_is_missing(dagster_dev):
 
 
 def test_sigterm_stops_every_process(dagster_dev):
-    """Runs last in this module: SIGTERM to dagster dev takes the webserver, daemon and code server down."""
+    """Runs last in this module: SIGTERM to dg dev takes the webserver, daemon and code server down."""
     members = live_group_members(dagster_dev.pgid)
-    assert len(members) > 1, "dagster dev should have started its webserver, daemon and code server"
+    assert len(members) > 1, "dg dev should have started its webserver, daemon and code server"
     dagster_dev.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     while time.monotonic() < deadline:
@@ -211,5 +218,5 @@ def test_sigterm_stops_every_process(dagster_dev):
             break
         time.sleep(0.5)
     log = dagster_dev.log_path.read_text()[-4000:]
-    assert dagster_dev.process.poll() is not None, f"dagster dev still running {STOP_TIMEOUT}s after SIGTERM:\n{log}"
+    assert dagster_dev.process.poll() is not None, f"dg dev still running {STOP_TIMEOUT}s after SIGTERM:\n{log}"
     assert not live_group_members(dagster_dev.pgid), f"children left: {live_group_members(dagster_dev.pgid)}\n{log}"

@@ -391,7 +391,7 @@ def test_user_code_module_loads_with_the_stack_environment(services):
     env["SPIN_REEL_ARTIFACTS_DIR"] = tempfile.mkdtemp(prefix="spin-reel-artifacts-")
     probe = (
         "import importlib, json, dagster as dg\n"
-        f"defs = importlib.import_module({module!r}).defs\n"
+        f"defs = importlib.import_module({module!r}).defs()\n"
         "assert isinstance(defs, dg.Definitions)\n"
         "dg.Definitions.validate_loadable(defs)\n"
         "graph = defs.resolve_asset_graph()\n"

@@ -17,6 +17,8 @@ from spin_reel_assets.io_managers.postgres import PostgresTableIOManager, read_t
 from spin_reel_assets.resources import MongoResource, PostgresResource
 from spin_reel_assets.schema import MOVIES_COLLECTION, MOVIES_TABLE, RATINGS_TABLE
 
+pytestmark = pytest.mark.stores
+
 
 def ratings(n: int, seed: int = 0, rating_offset: float = 0.0) -> pa.Table:
     rng = np.random.default_rng(seed)
@@ -191,9 +193,10 @@ def test_io_managers_write_and_load_through_dagster(tmp_path, postgres_url, mong
     assert metadata["rows"].value == 100 and "***" not in metadata["database"].value
 
 
-def test_a_blocking_check_stops_a_bad_ratings_file_before_it_reaches_postgres(tmp_path, postgres_url, mongo_uri, mongo_db):
-    """Half the rows of this ratings file are garbage: clean_ratings materializes (with its quarantine), its blocking
-    check fails, and ratings_table is not materialized, so the previous table stays in PostgreSQL."""
+def test_a_blocked_output_never_reaches_a_store_in_any_later_run(tmp_path, postgres_url, mongo_uri, mongo_db):
+    """Half the rows of a new ratings file are garbage: clean_ratings' blocking check fails, so clean_ratings is not
+    materialized (its output is never stored) and ratings_table keeps the previous table. A later run that selects
+    ratings_table alone loads the last output that passed, never the blocked one."""
     import shutil
 
     from spin_reel_assets.definitions import defs
@@ -203,20 +206,27 @@ def test_a_blocking_check_stops_a_bad_ratings_file_before_it_reaches_postgres(tm
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(SAMPLE_DIR / "links.csv.gz", data)
-    lines = ["userId,movieId,rating,timestamp"] + [f"{u},1,{'4.0' if u % 2 else 'oops'},964982703" for u in range(1, 201)]
-    (data / "ratings.csv").write_text("\n".join(lines) + "\n")
-    with psycopg.connect(postgres_url) as conn:
-        replace_table(conn, RATINGS_TABLE, ratings(1_000))
+    header = "userId,movieId,rating,timestamp"
+    (data / "ratings.csv").write_text("\n".join([header] + [f"{u},1,4.0,964982703" for u in range(1, 301)]) + "\n")
+    assets = list(defs().assets)
     resources = resources_for(postgres_url, mongo_uri, mongo_db, tmp_path / "artifacts", data)
-    result = dg.materialize([*defs.assets, *defs.asset_checks], resources=resources, raise_on_error=False,
-                            selection=dg.AssetSelection.assets("clean_ratings", "ratings_table"))
+    both = dg.AssetSelection.assets("clean_ratings", "ratings_table")
+    assert dg.materialize(assets, resources=resources, selection=both).success
+
+    lines = [header] + [f"{u},1,{'4.0' if u % 2 else 'oops'},964982703" for u in range(1, 201)]
+    (data / "ratings.csv").write_text("\n".join(lines) + "\n")
+    result = dg.materialize(assets, resources=resources, raise_on_error=False, selection=both)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["clean_ratings_are_sound"].passed is False
     assert checks["clean_ratings_are_sound"].metadata["quarantined"].value == 100
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialized == {"clean_ratings"}
+    assert not result.get_asset_materialization_events()
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "ratings.csv: blocking check clean_ratings_are_sound failed" in failure.step_failure_data.error.message
+
+    later = dg.materialize(assets, resources=resources, selection=dg.AssetSelection.assets("ratings_table"))
+    assert later.success
     with psycopg.connect(postgres_url) as conn:
-        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (1_000,)
+        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (300,)
 
 
 def test_without_links_or_tmdb_the_stores_hold_movielens_titles(tmp_path, postgres_url, mongo_uri, mongo_db):
@@ -231,7 +241,7 @@ def test_without_links_or_tmdb_the_stores_hold_movielens_titles(tmp_path, postgr
     (data / "movies.dat").write_bytes("1::Toy Story (1995)::Animation|Children's|Comedy\n2::Matrix, The (1999)::Sci-Fi\n"
                                       "3::Amélie (2001)::Comedy|Romance\n".encode("latin-1"))
     resources = resources_for(postgres_url, mongo_uri, mongo_db, tmp_path / "artifacts", data)
-    result = dg.materialize([*defs.assets, *defs.asset_checks], resources=resources,
+    result = dg.materialize(list(defs().assets), resources=resources,
                             selection=dg.AssetSelection.groups("ingest", "stores"))
     assert result.success
     with psycopg.connect(postgres_url) as conn:

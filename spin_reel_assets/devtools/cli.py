@@ -114,18 +114,19 @@ def _configure_rebuild(parser: argparse.ArgumentParser) -> None:
 def _run_rebuild(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from spin_reel_assets.devtools import staleness
     from spin_reel_assets.definitions import defs
+    from spin_reel_assets.devtools import staleness
 
-    resources = dict(defs.resources)
+    definitions = defs()
+    assets, resources = list(definitions.assets), dict(definitions.resources)
     with dg.DagsterInstance.get() as instance:  # $DAGSTER_HOME, the instance the UI shows
         if args.dry_run:
-            staleness.observe_sources(instance, defs.assets, resources)
-            todo = staleness.unsynced(instance, defs.assets)
+            staleness.observe_sources(instance, assets, resources)
+            todo = staleness.unsynced(instance, assets)
             print("\n".join(f"{key}: {why}" for key, why in sorted(todo.items())) or "nothing to rebuild")
             return 0
         try:
-            rebuilt = staleness.rebuild(instance, defs.assets, defs.asset_checks, resources)
+            rebuilt = staleness.rebuild(instance, assets, resources)
         except staleness.RebuildFailed as error:
             print(f"rebuild failed: {error}", file=sys.stderr)
             return 1

@@ -7,15 +7,14 @@ import numpy as np
 import pyarrow as pa
 from dagster_pyspark import PySparkResource
 from psycopg import sql
+from pydantic import Field
 
-from spin_reel_assets.conditions import EAGER, RETRAIN
+from spin_reel_assets.conditions import EAGER, OWNERS, RETRAIN, WEEKLY
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
 from spin_reel_assets.resources import ArtifactsResource, PostgresResource
 from spin_reel_assets.schema import RATINGS_TABLE, USER_ID
 from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, read_ratings_jdbc, train_als
-
-from .stores import ratings_table
 
 SPARK_CHECKPOINTS = "spark-checkpoints"
 CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
@@ -24,30 +23,34 @@ CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
 class AlsConfig(dg.Config):
     """ALS hyperparameters; defaults (and why they were chosen) in ``spark_als.AlsParams``."""
 
-    rank: int = AlsParams.rank
-    max_iter: int = AlsParams.max_iter
-    reg_param: float = AlsParams.reg_param
-    implicit_prefs: bool = AlsParams.implicit_prefs
-    alpha: float = AlsParams.alpha
-    seed: int = AlsParams.seed
-    num_blocks: int = AlsParams.num_blocks
-    jdbc_partitions: int = 4
-    fetchsize: int = 50_000
+    rank: int = Field(AlsParams.rank, description="Number of latent factors per user and movie.")
+    max_iter: int = Field(AlsParams.max_iter, description="ALS iterations (alternating least-squares sweeps).")
+    reg_param: float = Field(AlsParams.reg_param, description="L2 regularization of the factors.")
+    implicit_prefs: bool = Field(AlsParams.implicit_prefs,
+                                 description="Ratings as confidence of a positive signal (implicit ALS) rather than values to fit.")
+    alpha: float = Field(AlsParams.alpha, description="Implicit ALS confidence scale: c = 1 + alpha · rating.")
+    seed: int = Field(AlsParams.seed, description="Random seed: the same seed and data give the same factors.")
+    num_blocks: int = Field(AlsParams.num_blocks, description="Spark ALS user/item blocks (parallelism of each sweep).")
+    jdbc_partitions: int = Field(4, description="Parallel JDBC reads of the ratings table, split by user_id.")
+    fetchsize: int = Field(50_000, description="Rows per JDBC round trip (the driver streams with a cursor).")
 
     def params(self) -> AlsParams:
         return AlsParams(self.rank, self.max_iter, self.reg_param, self.implicit_prefs, self.alpha, self.seed, self.num_blocks)
 
 
 @dg.asset(
-    deps=[ratings_table],
+    deps=["ratings_table"],
     group_name="models",
     kinds={"spark", "postgres"},
     code_version="2",
+    owners=OWNERS,
+    tags={"stage": "models"},
     automation_condition=RETRAIN,
+    freshness_policy=WEEKLY,
     io_manager_key="spark_model_io_manager",
 )
 def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PySparkResource,
-              postgres: PostgresResource, artifacts: ArtifactsResource) -> dg.Output[AlsArtifact]:
+              postgres: PostgresResource, artifacts: ArtifactsResource) -> dg.MaterializeResult:
     """Collaborative filtering: PySpark ALS trained on the PostgreSQL ``ratings`` table, read over JDBC in
     parallel partitions of user_id (bounds from the table's own min/max) with a streaming fetchsize.
     Deterministic (seed), coldStartStrategy "drop", checkpointed. Saved with its parameters by the Spark model
@@ -73,8 +76,8 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PyS
     model = train_als(ratings, params, artifacts.path(SPARK_CHECKPOINTS))
     train_seconds = time.perf_counter() - started
     ratings.unpersist()
-    return dg.Output(
-        AlsArtifact(model, params),
+    return dg.MaterializeResult(
+        value=AlsArtifact(model, params),
         metadata={
             "rank": params.rank,
             "iterations": params.max_iter,
@@ -93,13 +96,13 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PyS
 
 
 class ContentConfig(dg.Config):
-    dim: int = 128
+    dim: int = Field(128, description="Dimension of the content vectors (TruncatedSVD of the TF-IDF features).")
     # Above this many movies an HNSW index replaces exact search: the serving assets query the index once per movie
     # and per user, so exact search would cost catalogue² (hours at 200k movies, measured at 5M ratings).
-    exact_max: int = 50_000
-    hnsw_m: int = 32
-    ef_search: int = 128
-    seed: int = 42
+    exact_max: int = Field(50_000, description="Largest catalogue searched exactly (IndexFlatIP); HNSW above.")
+    hnsw_m: int = Field(32, description="HNSW graph degree (more: better recall, more memory).")
+    ef_search: int = Field(128, description="HNSW search breadth (more: better recall, slower queries).")
+    seed: int = Field(42, description="Random seed of the SVD and the recall sample.")
 
 
 @dg.asset(
@@ -107,10 +110,12 @@ class ContentConfig(dg.Config):
     group_name="models",
     kinds={"faiss", "mongodb", "scikitlearn"},
     code_version="1",
+    owners=OWNERS,
+    tags={"stage": "models"},
     automation_condition=EAGER,
     io_manager_key="faiss_io_manager",
 )
-def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, movies_collection: pa.Table) -> dg.Output[ContentIndex]:
+def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, movies_collection: pa.Table) -> dg.MaterializeResult:
     """Content similarity for every movie in the MongoDB collection: hashed TF-IDF over title, overview,
     tagline, genres and keywords, TruncatedSVD to a dense dimension, L2-normalized, in a FAISS inner-product index
     (exact IndexFlatIP up to ``exact_max`` movies, HNSW above, with its recall@10 against exact search).
@@ -131,8 +136,8 @@ def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, movies
     index_seconds = time.perf_counter() - started
     recall = recall_at_k_vs_exact(index, vectors, k=10, seed=config.seed)
     ids = np.asarray(columns["_id"], dtype=np.int64)
-    return dg.Output(
-        ContentIndex(index, ids, model),
+    return dg.MaterializeResult(
+        value=ContentIndex(index, ids, model),
         metadata={
             "movies": dg.MetadataValue.int(len(ids)),
             "dimension": dg.MetadataValue.int(vectors.shape[1]),

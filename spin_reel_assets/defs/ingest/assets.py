@@ -1,20 +1,19 @@
 """Ingest: input files → clean, typed Parquet, with every rejected row quarantined beside it."""
 
-
 import time
 
 import dagster as dg
 
-from spin_reel_assets.conditions import EAGER
 from spin_reel_assets.cleaning.inputs import read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, movies_from_movielens, read_tmdb
-from spin_reel_assets.cleaning.quarantine import Cleaned
 from spin_reel_assets.cleaning.ratings import clean_ratings as clean_rating_rows
 from spin_reel_assets.cleaning.ratings import movie_key_map
+from spin_reel_assets.conditions import EAGER, OWNERS
 from spin_reel_assets.metadata import cleaning_metadata
 from spin_reel_assets.resources import InputFilesResource
 
-from .sources import links_file, movies_file, ratings_file, tmdb_file
+from .checks import MOVIES_SOUND, RATINGS_SOUND, blocked, movies_check, ratings_check
+from .input_files import file_key
 
 
 def _key_map(input_files: InputFilesResource):
@@ -23,14 +22,17 @@ def _key_map(input_files: InputFilesResource):
 
 
 @dg.asset(
-    deps=[ratings_file, links_file],
+    deps=[file_key("ratings"), file_key("links")],
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
     code_version="2",
+    owners=OWNERS,
+    tags={"stage": "ingest"},
     automation_condition=EAGER,
+    check_specs=[RATINGS_SOUND],
     io_manager_key="parquet_io_manager",
 )
-def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesResource) -> dg.Output[Cleaned]:
+def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesResource):
     """Typed ratings keyed by tmdb_id.
 
     Ratings with missing or non-numeric fields, outside 0.5–5 or off the half-star scale, or of movies without a
@@ -49,18 +51,25 @@ def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesReso
     metadata = cleaning_metadata(cleaned, rows_in, time.perf_counter() - started)
     metadata["movie_key"] = "tmdb_id via links.csv" if key_map is not None else "MovieLens movieId (no links file)"
     metadata["users"] = dg.MetadataValue.int(len(cleaned.table.column("user_id").unique()))
-    return dg.Output(cleaned, metadata=metadata)
+    check = ratings_check(cleaned, rows_in)
+    if not check.passed:
+        yield check
+        raise blocked(check, cleaned.source, metadata)
+    yield dg.MaterializeResult(value=cleaned, metadata=metadata, check_results=[check])
 
 
 @dg.asset(
-    deps=[tmdb_file, movies_file, links_file],
+    deps=[file_key("tmdb"), file_key("movies"), file_key("links")],
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
     code_version="1",
+    owners=OWNERS,
+    tags={"stage": "ingest"},
     automation_condition=EAGER,
+    check_specs=[MOVIES_SOUND],
     io_manager_key="parquet_io_manager",
 )
-def clean_movies(context: dg.AssetExecutionContext, input_files: InputFilesResource) -> dg.Output[Cleaned]:
+def clean_movies(context: dg.AssetExecutionContext, input_files: InputFilesResource):
     """Typed movie metadata, one row per tmdb_id, with the MovieLens title and movieIds attached.
 
     Genres, keywords, companies, countries and languages become lists; release_date a date; zero budget, revenue
@@ -90,4 +99,8 @@ def clean_movies(context: dg.AssetExecutionContext, input_files: InputFilesResou
     metadata["with_movielens_id"] = dg.MetadataValue.int(
         int(sum(1 for ids in cleaned.table.column("movielens_ids").to_pylist() if ids))
     )
-    return dg.Output(cleaned, metadata=metadata)
+    check = movies_check(cleaned, rows_in)
+    if not check.passed:
+        yield check
+        raise blocked(check, cleaned.source, metadata)
+    yield dg.MaterializeResult(value=cleaned, metadata=metadata, check_results=[check])

@@ -9,18 +9,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_pyspark import PySparkResource
+from pydantic import Field
 
-from spin_reel_assets.conditions import EAGER
-from spin_reel_assets.assets.models import SPARK_CHECKPOINTS
+from spin_reel_assets.conditions import EAGER, OWNERS, WEEKLY
+from spin_reel_assets.defs.models.assets import SPARK_CHECKPOINTS
 from spin_reel_assets.recommender.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight, split_users
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
-from spin_reel_assets.metadata import markdown_preview
+from spin_reel_assets.metadata import markdown_preview, table_metadata
 from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.split import stratified_split, temporal_split
 from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SEED, DEFAULT_TOP_N, MOVIE_ID, RATED_AT, RATING, USER_ID
 from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, factor_matrix, fit_factor_matrices, predict_pairs
+
+from .checks import HYBRID_CHECKS, QUALITY_CHECKS, hybrid_structure, quality_checks
 
 HYBRID_FOLDER = "hybrid"
 QUALITY_FOLDER = "quality"
@@ -57,23 +60,28 @@ def _nullable(values: np.ndarray) -> pa.Array:
 
 
 class HybridConfig(dg.Config):
-    top_n: int = DEFAULT_TOP_N
-    weight: float | None = None  # the ALS share of the blend; None takes the one recommendation_quality chose
-    candidates: int = DEFAULT_CANDIDATES
-    similar_candidates: int = 100
+    top_n: int = Field(DEFAULT_TOP_N, description="Recommendations per user and similar movies per movie.")
+    weight: float | None = Field(None, description="ALS share of the blend (0–1); empty takes the weight "
+                                 "recommendation_quality chose on tuning users.")
+    candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
+                            "(content brings twice as many).")
+    similar_candidates: int = Field(100, description="Content and ALS neighbours per movie re-ranked for its similar list.")
+
+
+SERVING = {"group_name": "serving", "owners": OWNERS, "tags": {"stage": "serving"}, "automation_condition": EAGER}
 
 
 @dg.asset(
-    group_name="serving",
+    **SERVING,
     kinds={"parquet", "faiss"},
     code_version="3",
-    automation_condition=EAGER,
+    freshness_policy=WEEKLY,
+    check_specs=HYBRID_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": HYBRID_FOLDER},
 )
 def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConfig, ratings_table: pa.Table,
-                           als_model: AlsArtifact, faiss_index: ContentIndex,
-                           recommendation_quality: ParquetBundle) -> dg.Output[ParquetBundle]:
+                           als_model: AlsArtifact, faiss_index: ContentIndex, recommendation_quality: ParquetBundle):
     """Hybrid Top-N: ``hybrid/user_recommendations.parquet`` (the top N unseen movies of every user, with the ALS
     and content scores and the rated movie that best explains each pick) and ``hybrid/similar_movies.parquet``
     (the top N neighbours of every movie in the collection), plus the item vectors the web app's cold-start page
@@ -134,6 +142,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": len(user_ids), "movies": len(item_ids),
     }
     metadata = {
+        **table_metadata(user_recommendations),
         "als_weight": dg.MetadataValue.float(float(weight)),
         "weight_source": manifest["weight_source"],
         "users": dg.MetadataValue.int(len(user_ids)),
@@ -147,34 +156,37 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "similar_movies_seconds": dg.MetadataValue.float(round(similar_seconds, 3)),
         "preview": markdown_preview(user_recommendations, rows=10),
     }
-    return dg.Output(ParquetBundle({"user_recommendations": user_recommendations, "similar_movies": similar_movies,
-                                    "item_embeddings": item_embeddings}, manifest), metadata=metadata)
+    checks = hybrid_structure(user_recommendations, similar_movies, ratings_table, item_ids, config.top_n)
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        yield from checks
+        raise dg.Failure(f"hybrid_recommendations: blocking checks failed: {', '.join(c.check_name for c in failed)}; "
+                         "the files were not written, the web app keeps serving the previous version",
+                         metadata={name: value for check in failed for name, value in check.metadata.items()})
+    bundle = ParquetBundle({"user_recommendations": user_recommendations, "similar_movies": similar_movies,
+                            "item_embeddings": item_embeddings}, manifest)
+    yield dg.MaterializeResult(value=bundle, metadata=metadata, check_results=checks)
 
 
 class QualityConfig(dg.Config):
-    split: Literal["stratified", "temporal"] = "stratified"
-    test_fraction: float = 0.25
-    tuning_fraction: float = 0.25  # of the users with test ratings: they choose the blend weight, the rest measure
-    max_tuning_users: int = 5_000  # caps that make both groups a seeded sample at scale
-    max_evaluation_users: int = 20_000
-    candidates: int = DEFAULT_CANDIDATES
-    rating_model: bool = True  # also fit explicit ALS for its RMSE
-    seed: int = DEFAULT_SEED
-    k: int = 10
-
-
-NDCG_CHECK = dg.AssetCheckSpec("hybrid_ndcg_not_below_als", asset="recommendation_quality",
-                               description="On held-out ratings the hybrid's nDCG@10 is at least ALS alone's.")
-COVERAGE_CHECK = dg.AssetCheckSpec("hybrid_coverage_not_below_als", asset="recommendation_quality",
-                                   description="The hybrid's catalogue coverage@10 is at least ALS alone's.")
+    split: Literal["stratified", "temporal"] = Field("stratified", description="Held-out protocol: per-user "
+                                                     "stratified random, or each user's latest ratings.")
+    test_fraction: float = Field(0.25, description="Share of each user's ratings held out.")
+    tuning_fraction: float = Field(0.25, description="Share of the users with held-out ratings that choose the "
+                                   "blend weight; the others measure.")
+    max_tuning_users: int = Field(5_000, description="Cap on tuning users (a seeded sample at scale).")
+    max_evaluation_users: int = Field(20_000, description="Cap on evaluation users (a seeded sample at scale).")
+    candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly.")
+    rating_model: bool = Field(True, description="Also fit explicit ALS for its RMSE (a reference rating model).")
+    seed: int = Field(DEFAULT_SEED, description="Seed of the split and of the user groups.")
+    k: int = Field(10, description="Cut-off of the ranking metrics.")
 
 
 @dg.asset(
-    group_name="serving",
+    **SERVING,
     kinds={"spark", "parquet"},
     code_version="3",
-    automation_condition=EAGER,
-    check_specs=[NDCG_CHECK, COVERAGE_CHECK],
+    check_specs=QUALITY_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": QUALITY_FOLDER},
 )
@@ -251,14 +263,5 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     for name, values in report.items():
         for metric, value in values.items():
             metadata[f"{name}/{metric}"] = dg.MetadataValue.float(round(float(value), 5))
-    yield dg.Output(ParquetBundle({"metrics": table}, manifest), metadata=metadata)
-    hybrid_ndcg, als_ndcg = report["hybrid"][f"ndcg@{k}"], report["als"][f"ndcg@{k}"]
-    yield dg.AssetCheckResult(
-        check_name=NDCG_CHECK.name, passed=bool(hybrid_ndcg >= als_ndcg), severity=dg.AssetCheckSeverity.WARN,
-        metadata={"hybrid": hybrid_ndcg, "als": als_ndcg},
-    )
-    yield dg.AssetCheckResult(
-        check_name=COVERAGE_CHECK.name, passed=bool(report["hybrid"]["coverage"] >= report["als"]["coverage"]),
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"hybrid": report["hybrid"]["coverage"], "als": report["als"]["coverage"]},
-    )
+    return dg.MaterializeResult(value=ParquetBundle({"metrics": table}, manifest),
+                                metadata={**table_metadata(table), **metadata}, check_results=quality_checks(report, k))

@@ -1,17 +1,18 @@
-"""Sensors: notice changed input files, and (when switched on) keep the graph up to date automatically."""
+"""Notice changed input files: observe them, so the UI marks exactly the affected assets Unsynced."""
 
 import hashlib
 import json
 
 import dagster as dg
 
-from spin_reel_assets.assets.sources import INPUT_FILES
 from spin_reel_assets.cleaning.inputs import CANDIDATES
 from spin_reel_assets.resources import InputFilesResource
 
+from .input_files import file_key
+
 observe_inputs_job = dg.define_asset_job(
     "observe_input_files",
-    selection=dg.AssetSelection.assets(*(source.key for source in INPUT_FILES)),
+    selection=dg.AssetSelection.assets(*(file_key(kind) for kind in CANDIDATES)),
     description="Observe the input files: their DataVersion is the hash of their content.",
 )
 
@@ -36,13 +37,3 @@ def input_files_sensor(context: dg.SensorEvaluationContext, input_files: InputFi
         return dg.SkipReason("input files unchanged")
     context.update_cursor(cursor)
     return dg.RunRequest(run_key=hashlib.sha256(cursor.encode()).hexdigest()[:16])
-
-
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    minimum_interval_seconds=60,
-    description="Evaluates the assets' automation conditions: eager rebuilds after new upstream data, and the "
-    "weekly ALS retraining cron. Off by default so nothing runs unasked; switch it on in the UI (Automation).",
-)

@@ -1,0 +1,1 @@
+"""Dagster definitions, autoloaded by stage: ingest → stores → models → serving."""

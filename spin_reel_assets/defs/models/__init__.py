@@ -1,0 +1,1 @@
+"""Models: Spark ALS from PostgreSQL and the FAISS content index from MongoDB."""

@@ -1,0 +1,1 @@
+"""Serving: hybrid Top-N Parquet for the web app and the offline evaluation."""

@@ -1,0 +1,1 @@
+"""Stores: the clean tables in PostgreSQL and MongoDB (dual persistence)."""

@@ -1,0 +1,91 @@
+"""The project as dg and pip see it: dg loads the definitions, every import is a declared dependency, and the
+constraints file pins exactly the tested set."""
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+DG = Path(sys.executable).with_name("dg")
+
+
+def run_dg(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+    return subprocess.run([str(DG), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_dg_check_defs_loads_every_definition():
+    done = run_dg("check", "defs")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def test_dg_list_defs_shows_the_graph_by_stage():
+    done = run_dg("list", "defs", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    listed = json.loads(done.stdout)
+    groups = {asset["asset_key"]: asset["group_name"] for asset in listed["assets"]}
+    assert groups == {
+        "ratings_file": "ingest", "movies_file": "ingest", "links_file": "ingest", "tmdb_file": "ingest",
+        "clean_ratings": "ingest", "clean_movies": "ingest",
+        "ratings_table": "stores", "movies_table": "stores", "movies_collection": "stores",
+        "als_model": "models", "faiss_index": "models",
+        "hybrid_recommendations": "serving", "recommendation_quality": "serving",
+    }
+    checks = {check["key"] for check in listed["asset_checks"]}
+    assert "clean_ratings:clean_ratings_are_sound" in checks and "hybrid_recommendations:every_user_has_top_n" in checks
+    assert {sensor["name"] for sensor in listed["sensors"]} == {"automation", "input_files_sensor"}
+
+
+def test_the_packaged_dg_config_matches_pyproject():
+    """An installed wheel has no pyproject.toml: spin_reel_assets/dg.toml must say the same."""
+    packaged = tomllib.loads((REPO / "spin_reel_assets" / "dg.toml").read_text())
+    assert packaged["directory_type"] == PYPROJECT["tool"]["dg"]["directory_type"]
+    assert packaged["project"] == PYPROJECT["tool"]["dg"]["project"]
+
+
+def _imported_top_level(package: Path) -> set[str]:
+    names = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_every_imported_distribution_is_declared():
+    declared = {_requirement_name(r) for r in PYPROJECT["project"]["dependencies"]}
+    distributions = packages_distributions()
+    ours = {"spin_reel_assets", "spin_reel_web"}
+    missing = {}
+    for package in ours:
+        for module in _imported_top_level(REPO / package) - ours - set(sys.stdlib_module_names):
+            names = {name.lower().replace("_", "-") for name in distributions.get(module, [module])}
+            if not names & declared:
+                missing[module] = sorted(names)
+    assert not missing, f"imported but not in [project.dependencies]: {missing}"
+
+
+def test_constraints_pin_every_dependency_to_the_installed_version():
+    pins = dict(line.split("==") for line in (REPO / "constraints.txt").read_text().split() if "==" in line)
+    pins = {_requirement_name(name): version for name, version in pins.items()}
+    from importlib.metadata import version
+
+    requirements = PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["test"]
+    for requirement in requirements:
+        name = _requirement_name(requirement)
+        assert name in pins, f"{name} is not pinned in constraints.txt (run `make lock`)"
+        assert pins[name] == version(name), f"{name}: installed {version(name)}, constraints.txt {pins[name]}"
