@@ -129,3 +129,17 @@ class Pipeline:
     def metadata(self, asset: str) -> dict:
         events = self.result.asset_materializations_for_node(asset)
         return {key: getattr(value, "value", value) for key, value in events[-1].metadata.items()}
+
+
+STORE_FIXTURES = {"postgres_server_url", "postgres_url", "mongo_uri", "mongo_db", "materialized", "served_stack"}
+SPARK_FIXTURES = {"materialized", "spark_session"}
+
+
+def pytest_collection_modifyitems(items):
+    """Markers from what a test really uses, so `-m "not stores and not spark and not browser"` runs the fast part."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & STORE_FIXTURES:
+            item.add_marker(pytest.mark.stores)
+        if fixtures & SPARK_FIXTURES:
+            item.add_marker(pytest.mark.spark)

@@ -72,6 +72,7 @@ def test_a_failed_save_keeps_the_previous_model_folder(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["faiss_index"]  # no staging folder left behind
 
 
+@pytest.mark.spark
 def test_spark_model_round_trip_keeps_factors_and_parameters(tmp_path):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     pyspark = PySparkResource(spark_config=spark_config())
