@@ -8,8 +8,19 @@ import pytest
 from dagster_pyspark import PySparkResource
 from upath import UPath
 
-from spin_reel_assets.io_managers.model_files import ContentIndex, FaissIndexIOManager, SparkModelIOManager, swap_into_place
+from spin_reel_assets.io_managers.model_files import (
+    ITEM_FACTORS_FILE,
+    USER_FACTORS_FILE,
+    AlsFactorsIOManager,
+    ContentIndex,
+    FaissIndexIOManager,
+    SparkModelIOManager,
+    read_factors,
+    swap_into_place,
+    write_factors,
+)
 from spin_reel_assets.recommender.content import build_index, embed, fit_content_model
+from spin_reel_assets.recommender.factors import AlsFactors, FactorTable
 from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, factor_matrix, train_als
 
 from .conftest import spark_config
@@ -101,3 +112,66 @@ def test_spark_model_round_trip_keeps_factors_and_parameters(tmp_path):
     frame = spark.createDataFrame(RATINGS, ["user_id", "tmdb_id", "rating"])
     refit = factor_matrix(train_als(frame, params, str(tmp_path / "checkpoints")).userFactors, users)
     np.testing.assert_allclose(saved, refit, rtol=1e-4, atol=1e-5)
+
+
+def test_factors_saved_beside_the_spark_model_load_without_spark(tmp_path):
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    pyspark = PySparkResource(spark_config=spark_config())
+    params = AlsParams(rank=4, max_iter=3, num_blocks=1)
+    base = str(tmp_path / "artifacts")
+    loaded = {}
+
+    @dg.asset(io_manager_key="spark_models")
+    def als_model(pyspark: PySparkResource) -> AlsArtifact:
+        frame = pyspark.spark_session.createDataFrame(RATINGS, ["user_id", "tmdb_id", "rating"])
+        return AlsArtifact(train_als(frame, params, str(tmp_path / "checkpoints")), params)
+
+    @dg.asset
+    def spark_reader(als_model: AlsArtifact) -> None:
+        loaded["model"] = als_model
+
+    @dg.asset(ins={"als_model": dg.AssetIn(input_manager_key="als_factors")})
+    def factors_reader(als_model: AlsFactors) -> None:
+        loaded["factors"] = als_model
+
+    resources = {"pyspark": pyspark, "spark_models": SparkModelIOManager(base_dir=base, pyspark=pyspark),
+                 "als_factors": AlsFactorsIOManager(base_dir=base)}
+    assert dg.materialize([als_model, spark_reader, factors_reader], resources=resources).success
+    assert (tmp_path / "artifacts" / "als_model" / USER_FACTORS_FILE).exists()
+    assert (tmp_path / "artifacts" / "als_model" / "model").is_dir()  # the Spark model stays for who wants it
+    model, factors = loaded["model"].model, loaded["factors"]
+    assert factors.params == params
+    # the same matrices as the Spark model's, aligned to any ids (unknown ids → NaN rows, as factor_matrix)
+    users = np.array([20, 3, 1, 999, 7])
+    items = np.arange(0, 18)
+    np.testing.assert_array_equal(factors.user_matrix(users), factor_matrix(model.userFactors, np.sort(users))[
+        np.argsort(np.argsort(users))])
+    np.testing.assert_array_equal(factors.item_matrix(items), factor_matrix(model.itemFactors, items))
+    assert np.isnan(factors.user_matrix(users)[3]).all() and not np.isnan(factors.user_matrix(users)[[0, 1, 2, 4]]).any()
+    assert factors.users.ids.tolist() == list(range(1, 21)) and factors.users.factors.dtype == np.float32
+
+    # A later run reads the factors with no Spark resource at all: no JVM for a reader of factors.
+    loaded.clear()
+    assert dg.materialize([dg.AssetSpec("als_model"), factors_reader],
+                          resources={"als_factors": AlsFactorsIOManager(base_dir=base)}).success
+    np.testing.assert_array_equal(loaded["factors"].items.factors, factors.items.factors)
+
+
+def test_factor_files_round_trip_and_alignment(tmp_path):
+    params = AlsParams(rank=3)
+    rng = np.random.default_rng(0)
+    users = FactorTable.from_unsorted(np.array([30, 10, 20]), rng.normal(size=(3, 3)))
+    items = FactorTable(np.empty(0, dtype=np.int64), np.empty((0, 3), dtype=np.float32))  # no item factors at all
+    write_factors(tmp_path / "f", AlsFactors(users, items, params))
+    back = read_factors(tmp_path / "f")
+    assert back.params == params and back.users.ids.tolist() == [10, 20, 30]
+    np.testing.assert_array_equal(back.users.factors, users.factors)
+    assert back.item_matrix(np.array([1, 2])).shape == (2, 3) and np.isnan(back.item_matrix(np.array([1, 2]))).all()
+    aligned = back.user_matrix(np.array([20, 5, 30]))
+    np.testing.assert_array_equal(aligned[[0, 2]], users.factors[[1, 2]])
+    assert np.isnan(aligned[1]).all()
+    with pytest.raises(ValueError):
+        FactorTable(np.array([2, 1]), np.zeros((2, 3), dtype=np.float32))
+    (tmp_path / "f" / ITEM_FACTORS_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match=ITEM_FACTORS_FILE):
+        read_factors(tmp_path / "f")

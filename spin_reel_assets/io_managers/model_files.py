@@ -1,4 +1,5 @@
-"""Model artifacts saved as folders under the artifacts directory: the Spark ALS model and the FAISS index.
+"""Model artifacts saved as folders under the artifacts directory: the Spark ALS model (with its factor matrices
+as Parquet) and the FAISS index.
 
 On a filesystem each is written to a temporary folder and swapped into place, so a failed save keeps the previous
 model. The FAISS index may also live on an object store (an fsspec URL such as s3://…): it is built locally and
@@ -18,10 +19,19 @@ from pathlib import Path
 import dagster as dg
 import faiss
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster_pyspark import PySparkResource
 from upath import UPath
 
+from spin_reel_assets.recommender.factors import AlsFactors, FactorTable
 from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams
+
+# Beside the Spark model: the factor matrices as (id int64, factors list<float32>) rows sorted by id, so readers
+# of the factors need no JVM.
+USER_FACTORS_FILE = "user_factors.parquet"
+ITEM_FACTORS_FILE = "item_factors.parquet"
+PARAMS_FILE = "params.json"
 
 
 def swap_into_place(build, target: Path) -> None:
@@ -62,9 +72,51 @@ def publish_folder(build, target: UPath) -> None:
                 (target / file.relative_to(folder).as_posix()).write_bytes(file.read_bytes())
 
 
+def factor_table_to_arrow(table: FactorTable) -> pa.Table:
+    offsets = pa.array(np.arange(len(table.ids) + 1, dtype=np.int32) * table.rank)
+    factors = pa.ListArray.from_arrays(offsets, pa.array(table.factors.astype(np.float32).ravel()))
+    return pa.table({"id": pa.array(table.ids, pa.int64()), "factors": factors})
+
+
+def factor_table_from_arrow(table: pa.Table, rank: int) -> FactorTable:
+    ids = table.column("id").to_numpy().astype(np.int64)
+    values = table.column("factors").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return FactorTable.from_unsorted(ids, values.astype(np.float32).reshape(len(ids), rank))
+
+
+def spark_factor_table(factors_df) -> FactorTable:
+    """A Spark factors DataFrame (id, features array<float>) as a FactorTable, through Arrow (no Python rows)."""
+    table = factors_df.select("id", "features").toArrow()
+    values = table.column("features").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    ids = table.column("id").to_numpy().astype(np.int64)
+    rank = len(values) // len(ids) if len(ids) else 0
+    return FactorTable.from_unsorted(ids, values.reshape(len(ids), rank))
+
+
+def write_factors(folder: Path, factors: AlsFactors) -> None:
+    """``params.json``, ``user_factors.parquet`` and ``item_factors.parquet`` into ``folder`` (created if missing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PARAMS_FILE).write_text(json.dumps(asdict(factors.params), indent=2))
+    pq.write_table(factor_table_to_arrow(factors.users), folder / USER_FACTORS_FILE, compression="zstd")
+    pq.write_table(factor_table_to_arrow(factors.items), folder / ITEM_FACTORS_FILE, compression="zstd")
+
+
+def read_factors(folder: Path) -> AlsFactors:
+    """The factors and parameters that ``write_factors`` (or ``SparkModelIOManager``) saved in ``folder``."""
+    params = AlsParams(**json.loads((folder / PARAMS_FILE).read_text()))
+    missing = [name for name in (USER_FACTORS_FILE, ITEM_FACTORS_FILE) if not (folder / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no {', '.join(missing)} (saved before factors were written as Parquet? "
+                                "re-materialize the ALS model)")
+    return AlsFactors(factor_table_from_arrow(pq.read_table(folder / USER_FACTORS_FILE), params.rank),
+                      factor_table_from_arrow(pq.read_table(folder / ITEM_FACTORS_FILE), params.rank), params)
+
+
 class SparkModelIOManager(dg.ConfigurableIOManager):
-    """Saves an ``AlsArtifact``: the Spark model (``model.write().save``) under ``<base_dir>/<asset>/model`` and
-    its training parameters as ``params.json``; loads both back."""
+    """Saves an ``AlsArtifact``: the Spark model (``model.write().save``) under ``<base_dir>/<asset>/model``, its
+    training parameters as ``params.json`` and its factors as ``user_factors.parquet`` / ``item_factors.parquet``;
+    loads the Spark model back. Consumers that only need the factors load them with ``AlsFactorsIOManager``
+    (``dg.AssetIn(input_manager_key=...)``), which needs no Spark session."""
 
     base_dir: str
     pyspark: dg.ResourceDependency[PySparkResource]
@@ -73,21 +125,46 @@ class SparkModelIOManager(dg.ConfigurableIOManager):
         return Path(self.base_dir, *context.asset_key.path)
 
     def handle_output(self, context: dg.OutputContext, obj: AlsArtifact) -> None:
+        factors = AlsFactors(spark_factor_table(obj.model.userFactors), spark_factor_table(obj.model.itemFactors),
+                             obj.params)
+
         def build(folder: Path) -> None:
             obj.model.write().save(str(folder / "model"))
-            (folder / "params.json").write_text(json.dumps(asdict(obj.params), indent=2))
+            write_factors(folder, factors)
 
         target = self._path(context)
         swap_into_place(build, target)
-        context.add_output_metadata({"path": str(target), "bytes": dg.MetadataValue.int(folder_size(target))})
+        context.add_output_metadata({"path": str(target), "bytes": dg.MetadataValue.int(folder_size(target)),
+                                     "factor_files": f"{USER_FACTORS_FILE}, {ITEM_FACTORS_FILE}"})
 
     def load_input(self, context: dg.InputContext) -> AlsArtifact:
         from pyspark.ml.recommendation import ALSModel
 
         folder = self._path(context.upstream_output)
         self.pyspark.spark_session  # the model loader needs an active session
-        params = AlsParams(**json.loads((folder / "params.json").read_text()))
+        params = AlsParams(**json.loads((folder / PARAMS_FILE).read_text()))
         return AlsArtifact(ALSModel.load(str(folder / "model")), params)
+
+
+class AlsFactorsIOManager(dg.ConfigurableIOManager):
+    """``AlsFactors`` in ``<base_dir>/<asset>`` (``params.json`` and the two factor Parquet files), without Spark.
+
+    As an input manager over ``SparkModelIOManager``'s folders (same ``base_dir``) it reads a Spark model's factors;
+    as an IO manager it saves factors fitted elsewhere (a folder without the Spark ``model``).
+    """
+
+    base_dir: str
+
+    def _path(self, context) -> Path:
+        return Path(self.base_dir, *context.asset_key.path)
+
+    def handle_output(self, context: dg.OutputContext, obj: AlsFactors) -> None:
+        target = self._path(context)
+        swap_into_place(lambda folder: write_factors(folder, obj), target)
+        context.add_output_metadata({"path": str(target), "bytes": dg.MetadataValue.int(folder_size(target))})
+
+    def load_input(self, context: dg.InputContext) -> AlsFactors:
+        return read_factors(self._path(context.upstream_output))
 
 
 @dataclass
