@@ -24,7 +24,7 @@ from bench_data import bench_stores, dataset
 from spin_reel_assets.resources import BUNDLED_SAMPLE
 
 ORDER = ["clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
-         "faiss_index", "recommendation_quality", "hybrid_recommendations"]
+         "als_validation_model", "faiss_index", "blend_weights", "hybrid_recommendations", "recommendation_quality"]
 
 
 def tree_rss(pid: int) -> int:

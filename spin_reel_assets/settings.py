@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_pyspark import PySparkResource
+from dagster_pyspark import LazyPySparkResource
 
-from spin_reel_assets.io_managers.model_files import FaissIndexIOManager, SparkModelIOManager
+from spin_reel_assets.io_managers.model_files import AlsFactorsIOManager, FaissIndexIOManager, SparkModelIOManager
 from spin_reel_assets.io_managers.mongo import MongoCollectionIOManager
 from spin_reel_assets.io_managers.parquet import ParquetBundleIOManager, ParquetIOManagerFactory
 from spin_reel_assets.io_managers.postgres import PostgresTableIOManager
@@ -64,7 +64,8 @@ def bind_resources(postgres_url, mongo_uri, mongo_db, data_dir, artifacts_dir, s
     """Every resource and IO manager of the code location, for the given settings."""
     postgres = PostgresResource(url=postgres_url)
     mongo = MongoResource(uri=mongo_uri, database=mongo_db)
-    pyspark = PySparkResource(spark_config=spark_config)
+    # Lazy: a JVM starts only in the steps that use Spark (the two ALS fits), not in every step that could.
+    pyspark = LazyPySparkResource(spark_config=spark_config)
     return {
         "artifacts": ArtifactsResource(base_dir=artifacts_dir),
         "input_files": InputFilesResource(data_dir=data_dir, **(file_overrides or {})),
@@ -74,6 +75,7 @@ def bind_resources(postgres_url, mongo_uri, mongo_db, data_dir, artifacts_dir, s
         "parquet_io_manager": ParquetIOManagerFactory(base_path=artifacts_dir),
         "parquet_bundle_io_manager": ParquetBundleIOManager(base_path=artifacts_dir),
         "spark_model_io_manager": SparkModelIOManager(base_dir=artifacts_dir, pyspark=pyspark),
+        "als_factors_io_manager": AlsFactorsIOManager(base_dir=artifacts_dir),
         "faiss_io_manager": FaissIndexIOManager(base_dir=artifacts_dir),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
         "mongo_io_manager": MongoCollectionIOManager(mongo=mongo),

@@ -31,8 +31,10 @@ REQUIRED_DEPENDENCIES = {
     "clean_movies": {"movies_file", "tmdb_file"},
     "als_model": {"ratings_table"},
     "faiss_index": {"movies_collection"},
-    "hybrid_recommendations": {"als_model", "faiss_index", "ratings_table", "recommendation_quality"},
-    "recommendation_quality": {"als_model", "faiss_index", "ratings_table"},
+    "als_validation_model": {"ratings_table"},
+    "blend_weights": {"als_validation_model", "faiss_index", "ratings_table"},
+    "hybrid_recommendations": {"als_model", "faiss_index", "ratings_table", "blend_weights"},
+    "recommendation_quality": {"als_validation_model", "faiss_index", "ratings_table", "blend_weights"},
 }
 SOURCE_ASSETS = {"ratings_file", "movies_file", "links_file", "tmdb_file"}
 

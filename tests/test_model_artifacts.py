@@ -5,7 +5,7 @@ import os
 import dagster as dg
 import numpy as np
 import pytest
-from dagster_pyspark import PySparkResource
+from dagster_pyspark import LazyPySparkResource
 from upath import UPath
 
 from spin_reel_assets.io_managers.model_files import (
@@ -86,12 +86,12 @@ def test_a_failed_save_keeps_the_previous_model_folder(tmp_path):
 @pytest.mark.spark
 def test_spark_model_round_trip_keeps_factors_and_parameters(tmp_path):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    pyspark = PySparkResource(spark_config=spark_config())
+    pyspark = LazyPySparkResource(spark_config=spark_config())
     params = AlsParams(rank=4, max_iter=3, num_blocks=1)
     loaded = {}
 
     @dg.asset(io_manager_key="spark_models")
-    def als_model(pyspark: PySparkResource) -> AlsArtifact:
+    def als_model(pyspark: LazyPySparkResource) -> AlsArtifact:
         frame = pyspark.spark_session.createDataFrame(RATINGS, ["user_id", "tmdb_id", "rating"])
         return AlsArtifact(train_als(frame, params, str(tmp_path / "checkpoints")), params)
 
@@ -116,13 +116,13 @@ def test_spark_model_round_trip_keeps_factors_and_parameters(tmp_path):
 
 def test_factors_saved_beside_the_spark_model_load_without_spark(tmp_path):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    pyspark = PySparkResource(spark_config=spark_config())
+    pyspark = LazyPySparkResource(spark_config=spark_config())
     params = AlsParams(rank=4, max_iter=3, num_blocks=1)
     base = str(tmp_path / "artifacts")
     loaded = {}
 
     @dg.asset(io_manager_key="spark_models")
-    def als_model(pyspark: PySparkResource) -> AlsArtifact:
+    def als_model(pyspark: LazyPySparkResource) -> AlsArtifact:
         frame = pyspark.spark_session.createDataFrame(RATINGS, ["user_id", "tmdb_id", "rating"])
         return AlsArtifact(train_als(frame, params, str(tmp_path / "checkpoints")), params)
 

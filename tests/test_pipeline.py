@@ -13,7 +13,8 @@ def test_every_asset_and_check_succeeds(materialized):
     assert materialized.result.success
     keys = {event.asset_key.to_user_string() for event in materialized.result.get_asset_materialization_events()}
     assert keys == {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
-                    "faiss_index", "hybrid_recommendations", "recommendation_quality"}
+                    "als_validation_model", "faiss_index", "blend_weights", "hybrid_recommendations",
+                    "recommendation_quality"}
     checks = {e.check_name: e.passed for e in materialized.result.get_asset_check_evaluations()}
     assert checks["every_user_has_top_n"] and checks["no_rated_movie_recommended"] and checks["ids_exist_in_collection"]
     assert checks["clean_ratings_are_sound"] and checks["clean_movies_are_sound"]
@@ -68,9 +69,9 @@ def test_hybrid_files_hold_every_user_and_movie(materialized):
     assert hybrid["cold_movies_recommended"] > 0
     assert np.isin(cold, recs.column("tmdb_id").to_numpy()).any()
     assert 0.0 <= manifest["weight"] <= 1.0 and hybrid["als_weight"] == manifest["weight"]
-    # the blend weight is the one recommendation_quality chose on its tuning users' held-out ratings
-    chosen = json.loads((materialized.artifacts / "quality" / "manifest.json").read_text())
-    assert manifest["weight"] == chosen["als_weight"] and manifest["weight_source"] == "recommendation_quality"
+    # the blend weight is the one blend_weights chose on the tuning users' held-out ratings
+    chosen = json.loads((materialized.artifacts / "blend" / "manifest.json").read_text())
+    assert manifest["weight"] == chosen["als_weight"] and manifest["weight_source"] == "blend_weights"
     assert chosen["weight_grid_ndcg@10"][str(chosen["als_weight"])] == max(chosen["weight_grid_ndcg@10"].values())
 
 
@@ -90,12 +91,36 @@ def test_quality_report_compares_four_recommenders(materialized):
         for metric in ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage"):
             assert 0.0 <= quality[f"{name}/{metric}"] <= 1.0
     assert "| hybrid |" in quality["report"]
-    assert 0.5 < quality["rating_model_rmse"] < 1.5
     # the personalised models beat the popularity baseline on held-out ratings
     assert quality["als/ndcg@10"] > quality["popularity/ndcg@10"]
     # tuning and evaluation users are disjoint groups of the 610 users with held-out ratings
-    assert quality["tuning_users"] + quality["evaluation_users"] == 610 and quality["tuning_users"] > 100
+    validation = materialized.metadata("als_validation_model")
+    assert validation["tuning_users"] + validation["evaluation_users"] == 610 and validation["tuning_users"] > 100
+    assert materialized.metadata("blend_weights")["tuning_users"] == validation["tuning_users"]
+    assert quality["evaluation_users"] == validation["evaluation_users"]
+    groups = pq.read_table(materialized.artifacts / "validation" / "user_groups.parquet").to_pydict()
+    tuning = {u for u, g in zip(groups["user_id"], groups["group"]) if g == "tuning"}
+    assert len(tuning) == validation["tuning_users"] and len(set(groups["user_id"])) == 610
     metrics = pq.read_table(materialized.artifacts / "quality" / "metrics.parquet").to_pylist()
     by_name = {row["recommender"]: row for row in metrics}
-    assert set(by_name) == {"popularity", "als", "content", "hybrid", "als explicit (rating model)"}
+    assert set(by_name) == {"popularity", "als", "content", "hybrid"}  # the explicit rating model is opt-in
+    assert "rating_model_rmse" not in quality
     assert by_name["hybrid"]["ndcg@10"] == pytest.approx(quality["hybrid/ndcg@10"], abs=1e-5)
+
+
+def test_the_explicit_rating_model_is_opt_in(materialized):
+    """`rating_model: true` adds explicit ALS (its own Spark fit on the validation train part) and its RMSE."""
+    import dagster as dg
+
+    from spin_reel_assets.definitions import defs
+
+    config = dg.RunConfig(ops={"recommendation_quality": {"config": {"rating_model": True}}})
+    result = dg.materialize(list(defs().assets), instance=materialized.instance, resources=materialized.resources,
+                            selection=dg.AssetSelection.assets("recommendation_quality"), run_config=config)
+    [event] = result.asset_materializations_for_node("recommendation_quality")
+    assert 0.5 < event.metadata["rating_model_rmse"].value < 1.5
+    metrics = pq.read_table(materialized.artifacts / "quality" / "metrics.parquet").column("recommender").to_pylist()
+    assert "als explicit (rating model)" in metrics
+    # back to the default report, so the stores hold what the code location's own config produces
+    assert dg.materialize(list(defs().assets), instance=materialized.instance, resources=materialized.resources,
+                          selection=dg.AssetSelection.assets("recommendation_quality")).success

@@ -17,12 +17,14 @@ from spin_reel_assets.devtools.staleness import STALE, observe_sources, rebuild,
 
 pytestmark = [pytest.mark.stores, pytest.mark.spark]
 ASSETS = list(defs().assets)
+# The assets whose step fits Spark ALS (kind "spark"): what a rebuild must not redo unless a rating changed.
+SPARK_FITS = {spec.key.to_user_string() for asset in ASSETS for spec in asset.specs if "spark" in spec.kinds}
 
 EVERYTHING = {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
-              "faiss_index", "hybrid_recommendations", "recommendation_quality"}
-TMDB_SIDE = {"clean_movies", "movies_table", "movies_collection", "faiss_index", "hybrid_recommendations",
-             "recommendation_quality"}
-RATINGS_SIDE = {"clean_ratings", "ratings_table", "als_model", "hybrid_recommendations", "recommendation_quality"}
+              "als_validation_model", "faiss_index", "blend_weights", "hybrid_recommendations", "recommendation_quality"}
+SERVING = {"blend_weights", "hybrid_recommendations", "recommendation_quality"}
+TMDB_SIDE = {"clean_movies", "movies_table", "movies_collection", "faiss_index"} | SERVING
+RATINGS_SIDE = {"clean_ratings", "ratings_table", "als_model", "als_validation_model"} | SERVING
 
 
 def affected(pipeline, assets=None, stale=None) -> set[str]:
@@ -55,15 +57,21 @@ def test_everything_is_in_sync_after_the_full_materialization(materialized):
     assert affected(materialized) == set()
 
 
-def test_a_changed_tmdb_file_stales_exactly_the_movie_side(materialized):
+def test_the_spark_fits_are_the_two_als_models():
+    assert SPARK_FITS == {"als_model", "als_validation_model"}
+
+
+def test_a_changed_tmdb_file_stales_exactly_the_movie_side_and_no_spark_fit(materialized):
     with changed(materialized.data_dir / "TMDB_movie_dataset_v11.csv.gz", drop_last_line):
-        assert affected(materialized, stale={"clean_movies"}) == TMDB_SIDE
+        todo = affected(materialized, stale={"clean_movies"})
+        assert todo == TMDB_SIDE and not todo & SPARK_FITS
     assert affected(materialized) == set()
 
 
-def test_a_changed_ratings_file_stales_the_ratings_side_but_not_the_content_index(materialized):
+def test_a_changed_ratings_file_refits_exactly_the_two_als_models_but_not_the_content_index(materialized):
     with changed(materialized.data_dir / "ratings.csv.gz", drop_last_line):
-        assert affected(materialized, stale={"clean_ratings"}) == RATINGS_SIDE
+        todo = affected(materialized, stale={"clean_ratings"})
+        assert todo == RATINGS_SIDE and todo & SPARK_FITS == {"als_model", "als_validation_model"}
     assert affected(materialized, stale=set()) == set()
 
 
@@ -85,7 +93,7 @@ def bumped(name: str):
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("faiss_index", {"faiss_index", "hybrid_recommendations", "recommendation_quality"}),
+    ("faiss_index", {"faiss_index"} | SERVING),
     ("clean_ratings", RATINGS_SIDE),
     ("movies_table", {"movies_table"}),
 ])

@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster_pyspark import PySparkResource
+from dagster_pyspark import LazyPySparkResource
 from upath import UPath
 
 from spin_reel_assets.recommender.factors import AlsFactors, FactorTable
@@ -119,7 +119,7 @@ class SparkModelIOManager(dg.ConfigurableIOManager):
     (``dg.AssetIn(input_manager_key=...)``), which needs no Spark session."""
 
     base_dir: str
-    pyspark: dg.ResourceDependency[PySparkResource]
+    pyspark: dg.ResourceDependency[LazyPySparkResource]
 
     def _path(self, context) -> Path:
         return Path(self.base_dir, *context.asset_key.path)

@@ -6,6 +6,7 @@ import numpy as np
 
 from spin_reel_assets.cleaning.movies import ADULT
 from spin_reel_assets.cleaning.quarantine import Cleaned
+from spin_reel_assets.recommender.validation import pair_keys
 from spin_reel_assets.schema import MOVIE_ID, USER_ID
 
 MAX_QUARANTINED_SHARE = 0.05
@@ -18,10 +19,6 @@ MOVIES_SOUND = dg.AssetCheckSpec(
     "clean_movies_are_sound", asset="clean_movies", blocking=True,
     description=f"At most {MAX_QUARANTINED_SHARE:.0%} of the TMDB records quarantined (adult titles aside), one row per tmdb_id.",
 )
-
-
-def pair_keys(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-    return users.astype(np.int64) << 32 | movies.astype(np.int64)
 
 
 def _repeated_keys(keys: np.ndarray) -> int:

@@ -1,20 +1,25 @@
-"""Models: Spark ALS from the PostgreSQL ratings, and a FAISS content index from the MongoDB movies."""
+"""Models: Spark ALS from the PostgreSQL ratings (production, and the validation fit on the protocol's train part),
+and a FAISS content index from the MongoDB movies."""
 
 import time
+from dataclasses import asdict
+from typing import Literal
 
 import dagster as dg
 import numpy as np
 import pyarrow as pa
-from dagster_pyspark import PySparkResource
+from dagster_pyspark import LazyPySparkResource
 from psycopg import sql
 from pydantic import Field
 
 from spin_reel_assets.conditions import EAGER, OWNERS, RETRAIN, WEEKLY
 from spin_reel_assets.io_managers.model_files import ContentIndex
+from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
+from spin_reel_assets.recommender.validation import hold_out
 from spin_reel_assets.resources import ArtifactsResource, PostgresResource
-from spin_reel_assets.schema import RATINGS_TABLE, USER_ID
-from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, read_ratings_jdbc, train_als
+from spin_reel_assets.schema import DEFAULT_SEED, RATINGS_TABLE, USER_ID
+from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, fit_factor_matrices, read_ratings_jdbc, train_als
 
 SPARK_CHECKPOINTS = "spark-checkpoints"
 CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
@@ -49,7 +54,7 @@ class AlsConfig(dg.Config):
     freshness_policy=WEEKLY,
     io_manager_key="spark_model_io_manager",
 )
-def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PySparkResource,
+def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: LazyPySparkResource,
               postgres: PostgresResource, artifacts: ArtifactsResource) -> dg.MaterializeResult:
     """Collaborative filtering: PySpark ALS trained on the PostgreSQL ``ratings`` table, read over JDBC in
     parallel partitions of user_id (bounds from the table's own min/max) with a streaming fetchsize.
@@ -93,6 +98,65 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: PyS
             if params.implicit_prefs else "see recommendation_quality",
         },
     )
+
+
+class ValidationConfig(AlsConfig):
+    """The production ALS parameters (set them as in ``als_model``) and the held-out protocol."""
+
+    split: Literal["stratified", "temporal"] = Field("stratified", description="Held-out protocol: per-user "
+                                                     "stratified random, or each user's latest ratings.")
+    test_fraction: float = Field(0.25, description="Share of each user's ratings held out.")
+    tuning_fraction: float = Field(0.25, description="Share of the users with held-out ratings that choose the "
+                                   "blend weights; the others measure.")
+    max_tuning_users: int = Field(5_000, description="Cap on tuning users (a seeded sample at scale).")
+    max_evaluation_users: int = Field(20_000, description="Cap on evaluation users (a seeded sample at scale).")
+    split_seed: int = Field(DEFAULT_SEED, description="Seed of the split and of the user groups.")
+
+
+VALIDATION_FOLDER = "validation"
+
+
+@dg.asset(
+    group_name="models",
+    kinds={"spark", "parquet"},
+    code_version="1",
+    owners=OWNERS,
+    tags={"stage": "models"},
+    automation_condition=EAGER,
+    io_manager_key="parquet_bundle_io_manager",
+    metadata={"folder": VALIDATION_FOLDER},
+)
+def als_validation_model(context: dg.AssetExecutionContext, config: ValidationConfig, pyspark: LazyPySparkResource,
+                         artifacts: ArtifactsResource, ratings_table: pa.Table) -> dg.MaterializeResult:
+    """The held-out protocol of model selection and evaluation, and ALS fitted on its train part.
+
+    Depends on the ratings only, so a TMDB change never refits it. The ratings are split per user (stratified
+    random, the Microsoft Recommenders protocol, or each user's latest ratings), the users with held-out ratings
+    into two disjoint seeded groups (tuning users choose the blend weights in ``blend_weights``, evaluation users
+    measure in ``recommendation_quality``), and ALS with the production parameters is fitted on the rest. Written
+    as ``validation/``: the held-out ratings, the user groups and the factors (Parquet), the protocol in the
+    manifest."""
+    holdout = hold_out(ratings_table, config.split, config.test_fraction, config.tuning_fraction,
+                       config.max_tuning_users, config.max_evaluation_users, config.split_seed)
+    params = config.params()
+    started = time.perf_counter()
+    train = holdout.train
+    user_factors, item_factors, _ = fit_factor_matrices(
+        pyspark.spark_session, train.users, train.items, train.ratings, train.n_users, train.n_items, params,
+        artifacts.path(SPARK_CHECKPOINTS))
+    fit_seconds = time.perf_counter() - started
+    description = f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, seed {config.split_seed}"
+    protocol = {"split": config.split, "test_fraction": config.test_fraction, "tuning_fraction": config.tuning_fraction,
+                "seed": config.split_seed, "description": description}
+    bundle = ParquetBundle(holdout.tables(user_factors, item_factors), {"protocol": protocol, "params": asdict(params)})
+    return dg.MaterializeResult(value=bundle, metadata={
+        "split": description,
+        "train_ratings": dg.MetadataValue.int(len(train.users)),
+        "held_out_ratings": dg.MetadataValue.int(bundle.tables["held_out"].num_rows),
+        "tuning_users": dg.MetadataValue.int(len(holdout.tuning_users)),
+        "evaluation_users": dg.MetadataValue.int(len(holdout.evaluation_users)),
+        "fit_seconds": dg.MetadataValue.float(round(fit_seconds, 2)),
+    })
 
 
 class ContentConfig(dg.Config):

@@ -1,4 +1,5 @@
-"""Serving: hybrid Top-N Parquet for the web app, and the offline evaluation that says whether the blend helps."""
+"""Serving: the blend weights chosen on tuning users, hybrid Top-N Parquet for the web app, and the offline
+evaluation that says whether the blend helps."""
 
 import datetime as dt
 import time
@@ -8,25 +9,27 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster_pyspark import PySparkResource
+from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from spin_reel_assets.conditions import EAGER, OWNERS, WEEKLY
 from spin_reel_assets.defs.models.assets import SPARK_CHECKPOINTS
-from spin_reel_assets.recommender.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight, split_users
+from spin_reel_assets.recommender.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.metadata import markdown_preview, table_metadata
 from spin_reel_assets.recommender import hybrid, metrics
-from spin_reel_assets.recommender.split import stratified_split, temporal_split
-from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SEED, DEFAULT_TOP_N, MOVIE_ID, RATED_AT, RATING, USER_ID
-from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, factor_matrix, fit_factor_matrices, predict_pairs
+from spin_reel_assets.recommender.factors import AlsFactors
+from spin_reel_assets.recommender.spark_als import AlsParams, fit_factor_matrices, predict_pairs
+from spin_reel_assets.recommender.validation import Validation, rebuild
+from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_TOP_N, MOVIE_ID, RATING, USER_ID
 
 from .checks import HYBRID_CHECKS, QUALITY_CHECKS, hybrid_structure, quality_checks
 
 HYBRID_FOLDER = "hybrid"
 QUALITY_FOLDER = "quality"
+WEIGHTS_FOLDER = "blend"
 
 
 def _item_space(faiss_index: ContentIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -42,9 +45,15 @@ def _ratings_in(ratings_table: pa.Table, item_ids: np.ndarray):
     )
 
 
-def _fit(spark, interactions, params: AlsParams, checkpoint_dir: str):
-    return fit_factor_matrices(spark, interactions.users, interactions.items, interactions.ratings,
-                               interactions.n_users, interactions.n_items, params, checkpoint_dir)
+def _validation(ratings_table: pa.Table, als_validation_model: ParquetBundle, faiss_index: ContentIndex):
+    item_ids, content_vectors = _item_space(faiss_index)
+    return rebuild(ratings_table, als_validation_model.tables, item_ids), content_vectors
+
+
+def _scorer(validation: Validation, content_vectors: np.ndarray, faiss_index: ContentIndex, candidates: int,
+            impute: bool = True) -> Scorer:
+    return Scorer(validation.train, validation.user_factors, validation.item_factors, content_vectors,
+                  faiss_index.index, candidates, impute=impute)
 
 
 def _vectors_column(matrix: np.ndarray) -> pa.Array:
@@ -59,46 +68,84 @@ def _nullable(values: np.ndarray) -> pa.Array:
     return pa.array(values.astype(np.float32), mask=np.isnan(values))
 
 
-class HybridConfig(dg.Config):
-    top_n: int = Field(DEFAULT_TOP_N, description="Recommendations per user and similar movies per movie.")
-    weight: float | None = Field(None, description="ALS share of the blend (0–1); empty takes the weight "
-                                 "recommendation_quality chose on tuning users.")
-    candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
-                            "(content brings twice as many).")
-    similar_candidates: int = Field(100, description="Content and ALS neighbours per movie re-ranked for its similar list.")
-
-
 SERVING = {"group_name": "serving", "owners": OWNERS, "tags": {"stage": "serving"}, "automation_condition": EAGER}
+
+
+class BlendConfig(dg.Config):
+    candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
+                            "(content brings twice as many), as in hybrid_recommendations.")
+    k: int = Field(10, description="Cut-off of the nDCG the weights are chosen by.")
 
 
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="3",
+    code_version="1",
+    io_manager_key="parquet_bundle_io_manager",
+    metadata={"folder": WEIGHTS_FOLDER},
+)
+def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_model: ParquetBundle,
+                  faiss_index: ContentIndex) -> dg.MaterializeResult:
+    """The blend weights of the hybrid, chosen by nDCG@k on the held-out ratings of the tuning users only (the
+    validation ALS fit, the content index), with the whole grid recorded. Needs no Spark: a TMDB change re-chooses
+    the weights over the new content index without refitting ALS. Written as ``blend/`` (grid table, manifest)."""
+    validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
+    started = time.perf_counter()
+    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
+    weight, grid = search_weight(scorer, validation.test, validation.tuning_users, k=config.k)
+    seconds = time.perf_counter() - started
+    table = pa.table({"als_weight": list(grid), f"tuning_ndcg@{config.k}": list(grid.values())})
+    manifest = {"als_weight": weight, f"weight_grid_ndcg@{config.k}": {str(w): v for w, v in grid.items()},
+                "tuning_users": len(validation.tuning_users), "k": config.k}
+    return dg.MaterializeResult(value=ParquetBundle({"grid": table}, manifest), metadata={
+        **table_metadata(table),
+        "als_weight": dg.MetadataValue.float(float(weight)),
+        "weight_grid": dg.MetadataValue.md(f"| ALS weight | tuning nDCG@{config.k} |\n|---|---|\n" + "\n".join(
+            f"| {w:.1f} | {v:.4f} |" for w, v in grid.items())),
+        "tuning_users": dg.MetadataValue.int(len(validation.tuning_users)),
+        "search_seconds": dg.MetadataValue.float(round(seconds, 2)),
+    })
+
+
+class HybridConfig(dg.Config):
+    top_n: int = Field(DEFAULT_TOP_N, description="Recommendations per user and similar movies per movie.")
+    weight: float | None = Field(None, description="ALS share of the blend (0–1); empty takes the weight "
+                                 "blend_weights chose on tuning users.")
+    candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
+                            "(content brings twice as many).")
+    similar_candidates: int = Field(100, description="Content and ALS neighbours per movie re-ranked for its similar list.")
+
+
+@dg.asset(
+    **SERVING,
+    kinds={"parquet", "faiss"},
+    code_version="4",
     freshness_policy=WEEKLY,
     check_specs=HYBRID_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": HYBRID_FOLDER},
+    # The factors, read from Parquet beside the Spark model: no JVM for this asset.
+    ins={"als_model": dg.AssetIn(input_manager_key="als_factors_io_manager")},
 )
 def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConfig, ratings_table: pa.Table,
-                           als_model: AlsArtifact, faiss_index: ContentIndex, recommendation_quality: ParquetBundle):
+                           als_model: AlsFactors, faiss_index: ContentIndex, blend_weights: ParquetBundle):
     """Hybrid Top-N: ``hybrid/user_recommendations.parquet`` (the top N unseen movies of every user, with the ALS
     and content scores and the rated movie that best explains each pick) and ``hybrid/similar_movies.parquet``
     (the top N neighbours of every movie in the collection), plus the item vectors the web app's cold-start page
     uses. Per user and per movie, candidates from both signals (ALS top-K among rated movies, content nearest
     neighbours from the FAISS index) are scored on both, min-max scaled and blended with the ALS weight that
-    recommendation_quality chose on held-out ratings. Movies nobody rated get ALS factors imputed from their
+    blend_weights chose on the tuning users' held-out ratings. Movies nobody rated get ALS factors imputed from their
     nearest content neighbours, so content alone brings them into user lists and neighbour lists; rated movies
     never come back.
     """
     item_ids, content_vectors = _item_space(faiss_index)
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
-    weight = recommendation_quality.manifest["als_weight"] if config.weight is None else config.weight
+    weight = blend_weights.manifest["als_weight"] if config.weight is None else config.weight
 
     started = time.perf_counter()
-    user_factors = factor_matrix(als_model.model.userFactors, user_ids)
-    fitted_factors = factor_matrix(als_model.model.itemFactors, item_ids)
+    user_factors = als_model.user_matrix(user_ids)
+    fitted_factors = als_model.item_matrix(item_ids)
     fitted = np.flatnonzero(~np.isnan(fitted_factors).any(axis=1))
     item_factors, imputed = hybrid.impute_item_factors(fitted_factors, content_vectors)
     impute_seconds = time.perf_counter() - started
@@ -137,7 +184,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     recommended = pc.unique(user_recommendations.column(MOVIE_ID))
     cold = imputed | np.isnan(item_factors).all(axis=1)
     manifest = {
-        "weight": weight, "weight_source": "config" if config.weight is not None else "recommendation_quality",
+        "weight": weight, "weight_source": "config" if config.weight is not None else "blend_weights",
         "top_n": config.top_n, "candidates": config.candidates,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": len(user_ids), "movies": len(item_ids),
     }
@@ -169,93 +216,64 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
 
 
 class QualityConfig(dg.Config):
-    split: Literal["stratified", "temporal"] = Field("stratified", description="Held-out protocol: per-user "
-                                                     "stratified random, or each user's latest ratings.")
-    test_fraction: float = Field(0.25, description="Share of each user's ratings held out.")
-    tuning_fraction: float = Field(0.25, description="Share of the users with held-out ratings that choose the "
-                                   "blend weight; the others measure.")
-    max_tuning_users: int = Field(5_000, description="Cap on tuning users (a seeded sample at scale).")
-    max_evaluation_users: int = Field(20_000, description="Cap on evaluation users (a seeded sample at scale).")
     candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly.")
-    rating_model: bool = Field(True, description="Also fit explicit ALS for its RMSE (a reference rating model).")
-    seed: int = Field(DEFAULT_SEED, description="Seed of the split and of the user groups.")
+    rating_model: bool = Field(False, description="Also fit explicit ALS on the train part for its RMSE (a "
+                               "reference rating model; a Spark fit of its own, so off by default).")
     k: int = Field(10, description="Cut-off of the ranking metrics.")
 
 
 @dg.asset(
     **SERVING,
-    kinds={"spark", "parquet"},
-    code_version="3",
+    kinds={"parquet"},
+    code_version="4",
     check_specs=QUALITY_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": QUALITY_FOLDER},
 )
-def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: PySparkResource,
-                           artifacts: ArtifactsResource, ratings_table: pa.Table, als_model: AlsArtifact,
-                           faiss_index: ContentIndex):
-    """Model selection and offline evaluation on a held-out split (per-user stratified random 75/25 with seed 42,
-    the Microsoft Recommenders protocol; per-user temporal selectable). ALS with the production parameters is
-    fitted once on the train part. The users with test ratings are split into two disjoint groups: on the
-    tuning users' held-out ratings the blend weight is chosen by nDCG@10 (hybrid_recommendations uses it); on the
-    evaluation users' ones Precision@10, Recall@10, nDCG@10, MAP@10 and catalogue coverage of popularity, ALS
-    alone, content alone and the hybrid are measured, with the RMSE of an explicit ALS rating model for
-    reference. Written as ``quality/metrics.parquet`` with the weight in ``quality/manifest.json``."""
-    item_ids, content_vectors = _item_space(faiss_index)
-    _, interactions, known = _ratings_in(ratings_table, item_ids)
-    if config.split == "temporal":
-        stamps = ratings_table.column(RATED_AT).cast(pa.int64()).to_numpy()[known]
-        is_test = temporal_split(interactions.users, stamps, config.test_fraction)
-    else:
-        is_test = stratified_split(interactions.users, config.test_fraction, config.seed)
-    train, test = interactions.subset(~is_test), interactions.subset(is_test)
-    train_matrix, test_matrix = train.matrix(), test.matrix()
-    tuning_users, eval_users = split_users(test_matrix, config.tuning_fraction, config.max_tuning_users,
-                                           config.max_evaluation_users, config.seed)
-    spark = pyspark.spark_session
-    params = als_model.params
-    checkpoints = artifacts.path(SPARK_CHECKPOINTS)
-
+def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: LazyPySparkResource,
+                           artifacts: ArtifactsResource, ratings_table: pa.Table, als_validation_model: ParquetBundle,
+                           faiss_index: ContentIndex, blend_weights: ParquetBundle):
+    """Offline evaluation on the evaluation users of the validation protocol (``als_validation_model``):
+    Precision@k, Recall@k, nDCG@k, MAP@k and catalogue coverage of popularity, ALS alone, content alone and the
+    hybrid with the weights ``blend_weights`` chose on the tuning users (disjoint from these). Starts no Spark
+    unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
+    ``quality/metrics.parquet``."""
+    validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
+    weight, k = blend_weights.manifest["als_weight"], config.k
+    eval_users = validation.evaluation_users
     started = time.perf_counter()
-    user_factors, item_factors, _ = _fit(spark, train, params, checkpoints)
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    scorer = Scorer(train_matrix, user_factors, item_factors, content_vectors, faiss_index.index, config.candidates)
-    weight, grid = search_weight(scorer, test_matrix, tuning_users, k=config.k)
-    report = evaluate(scorer, test_matrix, eval_users, weight, config.k)
+    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
+    report = evaluate(scorer, validation.test, eval_users, weight, k)
     rank_seconds = time.perf_counter() - started
 
     extra = {}
     if config.rating_model:
         # Explicit ALS as the rating model: its RMSE is meaningful, and its ranking shows why it is not the default.
-        explicit = AlsParams(rank=10, max_iter=15, reg_param=0.1, implicit_prefs=False, seed=params.seed)
-        explicit_users, explicit_items, explicit_model = _fit(spark, train, explicit, checkpoints)
-        predicted = predict_pairs(explicit_model, test.users, test.items)
-        explicit_scorer = Scorer(train_matrix, explicit_users, explicit_items, content_vectors, faiss_index.index,
-                                 config.candidates, impute=False)
+        train, test = validation.train.tocoo(), validation.test.tocoo()
+        explicit = AlsParams(rank=10, max_iter=15, reg_param=0.1, implicit_prefs=False,
+                             seed=als_validation_model.manifest["params"]["seed"])
+        explicit_users, explicit_items, explicit_model = fit_factor_matrices(
+            pyspark.spark_session, train.row, train.col, train.data, train.shape[0], train.shape[1], explicit,
+            artifacts.path(SPARK_CHECKPOINTS))
+        explicit_scorer = Scorer(validation.train, explicit_users, explicit_items, content_vectors,
+                                 faiss_index.index, config.candidates, impute=False)
         extra["als explicit (rating model)"] = {
-            **metrics.ranking_report(explicit_scorer.top_k(1.0, config.k, eval_users),
-                                     test_matrix[eval_users], interactions.n_items, config.k),
-            "rmse": metrics.rmse(predicted, test.ratings),
+            **metrics.ranking_report(explicit_scorer.top_k(1.0, k, eval_users), validation.test[eval_users],
+                                     len(validation.item_ids), k),
+            "rmse": metrics.rmse(predict_pairs(explicit_model, test.row, test.col), test.data),
         }
 
-    k = config.k
     rows = {**report, **extra}
     columns = sorted({column for values in rows.values() for column in values})
     table = pa.table({"recommender": list(rows), **{c: [rows[name].get(c) for name in rows] for c in columns}})
-    manifest = {"als_weight": weight, "weight_grid_ndcg@10": {str(w): v for w, v in grid.items()},
-                "split": config.split, "test_fraction": config.test_fraction, "seed": config.seed, "k": k,
-                "tuning_users": len(tuning_users), "evaluation_users": len(eval_users)}
+    protocol = als_validation_model.manifest["protocol"]
+    manifest = {"als_weight": weight, "protocol": protocol, "k": k, "evaluation_users": len(eval_users)}
     metadata = {
+        **table_metadata(table),
         "report": dg.MetadataValue.md(markdown_table(report, extra)),
-        "split": f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, seed {config.seed}",
+        "split": protocol["description"],
         "als_weight": dg.MetadataValue.float(float(weight)),
-        "weight_grid": dg.MetadataValue.md("| ALS weight | tuning nDCG@10 |\n|---|---|\n" + "\n".join(
-            f"| {w:.1f} | {v:.4f} |" for w, v in grid.items())),
-        "train_ratings": dg.MetadataValue.int(len(train.users)),
-        "test_ratings": dg.MetadataValue.int(len(test.users)),
-        "tuning_users": dg.MetadataValue.int(len(tuning_users)),
         "evaluation_users": dg.MetadataValue.int(len(eval_users)),
-        "fit_seconds": dg.MetadataValue.float(round(fit_seconds, 2)),
         "ranking_seconds": dg.MetadataValue.float(round(rank_seconds, 2)),
     }
     if extra:
@@ -263,5 +281,5 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     for name, values in report.items():
         for metric, value in values.items():
             metadata[f"{name}/{metric}"] = dg.MetadataValue.float(round(float(value), 5))
-    return dg.MaterializeResult(value=ParquetBundle({"metrics": table}, manifest),
-                                metadata={**table_metadata(table), **metadata}, check_results=quality_checks(report, k))
+    return dg.MaterializeResult(value=ParquetBundle({"metrics": table}, manifest), metadata=metadata,
+                                check_results=quality_checks(report, k))

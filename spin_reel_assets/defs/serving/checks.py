@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from spin_reel_assets.defs.ingest.checks import pair_keys
+from spin_reel_assets.recommender.validation import pair_keys
 from spin_reel_assets.schema import MOVIE_ID, USER_ID
 
 COMPLETE = dg.AssetCheckSpec("every_user_has_top_n", asset="hybrid_recommendations", blocking=True,

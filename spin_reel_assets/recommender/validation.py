@@ -1,0 +1,131 @@
+"""The held-out protocol shared by model selection and evaluation, as plain arrays and Arrow tables.
+
+``hold_out`` splits the ratings once (per user, see ``split``) and the users with held-out ratings into tuning and
+evaluation users; the validation ALS fit sees only the train part. What it decided travels as tables (held-out
+pairs, user groups, factors keyed by id), so the consumers rebuild exactly the same split in their own item space
+(the content index's movies) without refitting or re-splitting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from spin_reel_assets.recommender.evaluation import Interactions, index_ratings, split_users
+from spin_reel_assets.recommender.factors import FactorTable
+from spin_reel_assets.recommender.split import stratified_split, temporal_split
+from spin_reel_assets.schema import MOVIE_ID, RATED_AT, RATING, USER_ID
+
+TUNING, EVALUATION = "tuning", "evaluation"
+
+
+def pair_keys(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+    """One int64 per (user id, movie id) pair: both ids are int32 in every store."""
+    return users.astype(np.int64) << 32 | movies.astype(np.int64)
+
+
+def factor_table(ids: np.ndarray, factors: np.ndarray) -> pa.Table:
+    """(id, factors list<float32>) rows of the ids that have factors (rows of NaN are left out)."""
+    fitted = ~np.isnan(factors).any(axis=1) if factors.shape[1] else np.zeros(len(ids), dtype=bool)
+    rank = factors.shape[1]
+    offsets = pa.array(np.arange(int(fitted.sum()) + 1, dtype=np.int32) * rank)
+    values = pa.array(factors[fitted].astype(np.float32).ravel())
+    return pa.table({"id": pa.array(ids[fitted].astype(np.int64)), "factors": pa.ListArray.from_arrays(offsets, values)})
+
+
+def factors_from_table(table: pa.Table, ids: np.ndarray) -> np.ndarray:
+    """The factors of ``ids`` from a ``factor_table``: NaN rows for ids without factors."""
+    values = table.column("factors").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    rank = len(values) // table.num_rows if table.num_rows else 0
+    stored = FactorTable.from_unsorted(table.column("id").to_numpy(), values.reshape(table.num_rows, rank))
+    return stored.aligned(ids)
+
+
+@dataclass
+class HoldOut:
+    """One split of the ratings: the index space of the rated users and movies, the held-out mask and the two
+    disjoint groups of users with held-out ratings (indices into ``user_ids``)."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    interactions: Interactions
+    is_test: np.ndarray
+    tuning_users: np.ndarray
+    evaluation_users: np.ndarray
+
+    @property
+    def train(self) -> Interactions:
+        return self.interactions.subset(~self.is_test)
+
+    def tables(self, user_factors: np.ndarray, item_factors: np.ndarray) -> dict[str, pa.Table]:
+        """The split and the factors fitted on its train part, keyed by user_id / tmdb_id."""
+        test = self.interactions.subset(self.is_test)
+        groups = np.concatenate([np.full(len(self.tuning_users), TUNING), np.full(len(self.evaluation_users), EVALUATION)])
+        return {
+            "held_out": pa.table({USER_ID: pa.array(self.user_ids[test.users].astype(np.int32)),
+                                  MOVIE_ID: pa.array(self.item_ids[test.items].astype(np.int32))}),
+            "user_groups": pa.table({USER_ID: pa.array(self.user_ids[np.concatenate([self.tuning_users, self.evaluation_users])].astype(np.int32)),
+                                     "group": pa.array(groups)}),
+            "user_factors": factor_table(self.user_ids, user_factors),
+            "item_factors": factor_table(self.item_ids, item_factors),
+        }
+
+
+def hold_out(ratings: pa.Table, split: str, test_fraction: float, tuning_fraction: float, max_tuning: int,
+             max_evaluation: int, seed: int) -> HoldOut:
+    """Split ``ratings`` (user_id, tmdb_id, rating, rated_at) by the protocol, and its users into the two groups."""
+    movie_ids = ratings.column(MOVIE_ID).to_numpy().astype(np.int64)
+    item_ids = np.unique(movie_ids)
+    user_ids, interactions, _ = index_ratings(ratings.column(USER_ID).to_numpy(), movie_ids,
+                                              ratings.column(RATING).to_numpy(), item_ids)
+    if split == "temporal":
+        is_test = temporal_split(interactions.users, ratings.column(RATED_AT).cast(pa.int64()).to_numpy(), test_fraction)
+    elif split == "stratified":
+        is_test = stratified_split(interactions.users, test_fraction, seed)
+    else:
+        raise ValueError(f"unknown split {split!r}: stratified or temporal")
+    tuning, evaluation = split_users(interactions.matrix(is_test), tuning_fraction, max_tuning, max_evaluation, seed)
+    return HoldOut(user_ids, item_ids, interactions, is_test, tuning, evaluation)
+
+
+@dataclass
+class Validation:
+    """The split rebuilt in a consumer's item space (``item_ids``, sorted): train and held-out matrices, the user
+    groups as row indices, and the validation factors aligned to the rows and items (NaN where ALS has none)."""
+
+    item_ids: np.ndarray
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    tuning_users: np.ndarray
+    evaluation_users: np.ndarray
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
+
+def rebuild(ratings: pa.Table, tables: dict[str, pa.Table], item_ids: np.ndarray) -> Validation:
+    """The validation split of ``tables`` (``HoldOut.tables``) over ``ratings`` in the item space ``item_ids``.
+
+    Ratings of movies outside ``item_ids`` are left out, as every consumer scores only the movies it knows."""
+    users, movies = ratings.column(USER_ID).to_numpy(), ratings.column(MOVIE_ID).to_numpy()
+    user_ids, interactions, known = index_ratings(users, movies.astype(np.int64), ratings.column(RATING).to_numpy(), item_ids)
+    held_out = tables["held_out"]
+    is_test = np.isin(pair_keys(users[known], movies[known]),
+                      pair_keys(held_out.column(USER_ID).to_numpy(), held_out.column(MOVIE_ID).to_numpy()))
+    groups = tables["user_groups"]
+    group_users = groups.column(USER_ID).to_numpy()
+    group = np.asarray(groups.column("group").to_pylist())
+
+    def rows(name: str) -> np.ndarray:
+        wanted = group_users[group == name]
+        position = np.clip(np.searchsorted(user_ids, wanted), 0, max(len(user_ids) - 1, 0))
+        return np.sort(position[user_ids[position] == wanted])
+
+    return Validation(
+        item_ids=item_ids, train=interactions.matrix(~is_test), test=interactions.matrix(is_test),
+        tuning_users=rows(TUNING), evaluation_users=rows(EVALUATION),
+        user_factors=factors_from_table(tables["user_factors"], user_ids),
+        item_factors=factors_from_table(tables["item_factors"], item_ids),
+    )
