@@ -8,12 +8,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB
+from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI, DEFAULT_POSTGRES_URL
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27018"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/spin_reel"
 
 
 def from_env(environ: Mapping[str, str] = os.environ) -> dict:
