@@ -25,8 +25,8 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict:
         "STORE_TIMEOUT_SECONDS": float(environ.get("SPIN_REEL_STORE_TIMEOUT_SECONDS", "1.5")),
         # After a store failed, skip it for this long instead of paying the timeout on every request.
         "STORE_RETRY_SECONDS": float(environ.get("SPIN_REEL_STORE_RETRY_SECONDS", "5")),
-        # PostgreSQL connections per process: one per gunicorn thread is never waited for.
-        "POSTGRES_POOL_SIZE": int(environ.get("SPIN_REEL_POSTGRES_POOL_SIZE", environ.get("SPIN_REEL_WEB_THREADS", "4"))),
+        # PostgreSQL connections per process; gunicorn.conf.py sets it to its threads per worker.
+        "POSTGRES_POOL_SIZE": 4,
         # How often the artifact files' mtimes are checked for a reload.
         "ARTIFACT_CHECK_SECONDS": float(environ.get("SPIN_REEL_ARTIFACT_CHECK_SECONDS", "1")),
         # How long movie documents read from MongoDB are reused by this process.

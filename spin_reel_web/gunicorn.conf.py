@@ -22,3 +22,9 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 accesslog = os.environ.get("SPIN_REEL_WEB_ACCESS_LOG")  # e.g. "-" for stdout; off by default
 loglevel = os.environ.get("SPIN_REEL_WEB_LOG_LEVEL", "info")
+
+
+def post_worker_init(worker):
+    # One PostgreSQL connection per thread of this worker: a request never waits for one (the pool opens lazily,
+    # after this).
+    worker.wsgi.config["POSTGRES_POOL_SIZE"] = worker.cfg.threads
