@@ -3,6 +3,7 @@ replaced when the server dropped them. Counted on the server itself (pg_stat_act
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,9 +59,13 @@ def test_a_connection_the_server_dropped_is_replaced_not_an_outage(served_stack,
     [dropped] = backends(postgres_server_url, application_name)
     with psycopg.connect(postgres_server_url, autocommit=True) as connection:
         connection.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+    deadline = time.monotonic() + 5
+    while dropped in backends(postgres_server_url, application_name) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the backend exits just after the call returns
     history_page(client)
     replaced = backends(postgres_server_url, application_name)
-    assert len(replaced) == 1 and replaced != [dropped]
+    # The pool checked the connection before lending it, dropped it and opened another (a second may be under way).
+    assert replaced and dropped not in replaced and len(replaced) <= 2
     assert app.extensions["spin_reel_stores"].health[POSTGRES].available()
 
 
