@@ -32,8 +32,7 @@ class TitlePool:
 
     def __init__(self) -> None:
         self._expires = 0.0
-        self._movies: list[dict] = []
-        self._keys: list[str] = []
+        self._pool: tuple[list[dict], list[str]] = ([], [])  # replaced whole, so a reader never sees half of it
         self._lock = threading.Lock()
 
     def movies(self) -> tuple[list[dict], list[str]]:
@@ -42,9 +41,9 @@ class TitlePool:
                 if time.monotonic() >= self._expires:
                     movies = with_mongo(self._read, None)
                     if movies is not None:
-                        self._movies, self._keys = movies, [normalize_title(movie["title"]) for movie in movies]
+                        self._pool = (movies, [normalize_title(movie["title"]) for movie in movies])
                         self._expires = time.monotonic() + TITLE_POOL_SECONDS
-        return self._movies, self._keys
+        return self._pool
 
     @staticmethod
     def _read(db: Database) -> list[dict]:
