@@ -26,6 +26,9 @@ DEFAULT_TOP_N = 20
 # Per user, the ALS candidates scored exactly (content brings twice as many): the re-ranking pool of the hybrid.
 DEFAULT_CANDIDATES = 200
 DEFAULT_SEED = 42
+# The embedded stores (see devtools/devstores.py): the pipeline's settings and the web app's config both fall back to these.
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/spin_reel"
+DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27018"
 DEFAULT_MONGO_DB = "spin_reel"
 DEFAULT_JDBC_JAR = "/usr/share/java/postgresql.jar"
 DEFAULT_ARTIFACTS_DIR = "./artifacts"

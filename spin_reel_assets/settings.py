@@ -23,11 +23,11 @@ from spin_reel_assets.resources import (
     PostgresResource,
     spark_config_from_env,
 )
-from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB
+from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI, DEFAULT_POSTGRES_URL
 
 DEFAULTS = {
-    "SPIN_REEL_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/spin_reel",
-    "SPIN_REEL_MONGO_URI": "mongodb://127.0.0.1:27018",
+    "SPIN_REEL_POSTGRES_URL": DEFAULT_POSTGRES_URL,
+    "SPIN_REEL_MONGO_URI": DEFAULT_MONGO_URI,
     "SPIN_REEL_MONGO_DB": DEFAULT_MONGO_DB,
     "SPIN_REEL_DATA_DIR": str(BUNDLED_SAMPLE),
     "SPIN_REEL_ARTIFACTS_DIR": DEFAULT_ARTIFACTS_DIR,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import config, errors, headers, stores, templating
+from . import config, errors, headers, stores, templating, validation
 from .artifacts import ArtifactStore
 from .blueprints import api, health, pages
 from .catalog import MovieCatalog
 from .response_cache import ResponseCache
+from .suggestions import TitlePool
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -28,6 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["spin_reel_artifacts"] = ArtifactStore(app.config["ARTIFACTS_DIR"], app.config["ARTIFACT_CHECK_SECONDS"])
     app.extensions["spin_reel_catalog"] = MovieCatalog(app.config["MOVIE_CACHE_SECONDS"])
     app.extensions["spin_reel_responses"] = ResponseCache(app.config["MOVIE_CACHE_SECONDS"])
+    app.extensions["spin_reel_titles"] = TitlePool()
+    validation.init_app(app)
     stores.init_app(app)
     errors.init_app(app)
     headers.init_app(app)

@@ -8,12 +8,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB
+from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI, DEFAULT_POSTGRES_URL
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27018"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/spin_reel"
 
 
 def from_env(environ: Mapping[str, str] = os.environ) -> dict:
@@ -28,6 +25,8 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict:
         "STORE_TIMEOUT_SECONDS": float(environ.get("SPIN_REEL_STORE_TIMEOUT_SECONDS", "1.5")),
         # After a store failed, skip it for this long instead of paying the timeout on every request.
         "STORE_RETRY_SECONDS": float(environ.get("SPIN_REEL_STORE_RETRY_SECONDS", "5")),
+        # PostgreSQL connections per process; gunicorn.conf.py sets it to its threads per worker.
+        "POSTGRES_POOL_SIZE": 4,
         # How often the artifact files' mtimes are checked for a reload.
         "ARTIFACT_CHECK_SECONDS": float(environ.get("SPIN_REEL_ARTIFACT_CHECK_SECONDS", "1")),
         # How long movie documents read from MongoDB are reused by this process.

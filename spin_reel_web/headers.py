@@ -1,4 +1,7 @@
-"""Security headers, including a Content-Security-Policy that allows no inline script except the poster fallback."""
+"""Security headers, including a Content-Security-Policy that allows no inline script except the poster fallback.
+
+The app adds them to every response it makes; ``gunicorn_worker`` adds them to the error responses gunicorn
+writes itself (a request line or headers it refuses never reach the app)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,15 @@ import hashlib
 from flask import Flask, Response
 
 POSTER_HOST = "https://image.tmdb.org"
+
+# On every response, beside the Content-Security-Policy; X-Frame-Options is frame-ancestors for older browsers.
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+# gunicorn's own error pages load nothing at all.
+SERVER_ERROR_POLICY = "default-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 
 
 def poster_fallback_handler(app: Flask) -> str:
@@ -27,6 +39,5 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = policy
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.update(COMMON_HEADERS)
         return response

@@ -14,7 +14,7 @@ from ..artifacts import HybridArtifacts
 from ..errors import NotFoundWithSuggestions
 from ..recommendations import artifacts, card, catalog, known_movie, recommend_for_liked, similar_movies, user_recommendations
 from ..stores import notices
-from ..validation import parse_id, parse_liked, parse_n, parse_query
+from ..validation import parse_id, parse_json_object, parse_liked, parse_n, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -91,9 +91,7 @@ def search():
 
 @bp.post("/recommendations")
 def recommend():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest('Send a JSON object such as {"liked": [862, 863], "n": 20} with Content-Type: application/json.')
+    body = parse_json_object('{"liked": [862, 863], "n": 20}')
     liked = parse_liked(body.get("liked"))
     n = parse_n(body, DEFAULT_TOP_N)
     if not liked:

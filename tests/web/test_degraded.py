@@ -6,9 +6,11 @@ import re
 import socket
 import time
 
+import psycopg
+import pymongo.errors
 import pytest
 
-from spin_reel_web import create_app
+from spin_reel_web import create_app, stores
 
 MONGO_NOTICE = "MongoDB is unreachable right now"
 POSTGRES_NOTICE = "PostgreSQL is unreachable right now"
@@ -104,3 +106,59 @@ def test_without_artifacts_pages_render_the_stores(served_stack, tmp_path):
     assert api.status_code == 503 and "not loaded" in api.get_json()["message"]
     assert client.post("/api/recommendations", json={"liked": [862]}).status_code == 503
     assert ARTIFACTS_NOTICE in notices(html(client, "/discover?liked=862"))
+
+
+# --- which driver errors are an outage --------------------------------------------------------------
+
+
+def test_a_query_postgres_rejects_is_a_bug_not_an_outage(app):
+    # A value PostgreSQL cannot store (validation keeps it from every route) raises, and marks nothing down.
+    with app.test_request_context("/"):
+        with pytest.raises(psycopg.DataError):
+            stores.with_postgres(lambda connection: connection.execute("SELECT %s::text", ("toy\x00story",)), None)
+        assert stores.notices() == []
+    assert app.extensions["spin_reel_stores"].health[stores.POSTGRES].available()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM no_such_table",  # the pipeline has not loaded the tables yet
+        "SELECT pg_sleep(2)",  # over the statement timeout
+    ],
+)
+def test_postgres_up_but_not_answering_is_a_notice_for_this_request_only(app, query):
+    def run(connection):
+        with connection.transaction():
+            connection.execute("SET LOCAL statement_timeout = 50")
+            return connection.execute(query).fetchall()
+
+    with app.test_request_context("/"):
+        assert stores.with_postgres(run, "default") == "default"
+        assert stores.notices() == [stores.UNANSWERED_NOTICES[stores.POSTGRES]]
+        # skipped for the rest of this request, which already has its notice
+        assert stores.with_postgres(lambda connection: connection.execute("SELECT 1").fetchone(), None) is None
+    assert app.extensions["spin_reel_stores"].health[stores.POSTGRES].available()
+    with app.test_request_context("/"):
+        assert stores.with_postgres(lambda connection: connection.execute("SELECT 1").fetchone(), None) == (1,)
+        assert stores.notices() == []
+
+
+def test_a_query_mongodb_rejects_is_a_bug_not_an_outage(app):
+    with app.test_request_context("/"):
+        with pytest.raises(pymongo.errors.OperationFailure):
+            stores.with_mongo(lambda db: list(db.movies.find({"$bogus": 1})), None)
+        assert stores.notices() == []
+    assert app.extensions["spin_reel_stores"].health[stores.MONGO].available()
+
+
+def test_postgres_down_is_an_outage_skipped_for_a_while(served_stack, closed_port):
+    app = create_app(served_stack.app_config(
+        POSTGRES_URL=f"postgresql://postgres@127.0.0.1:{closed_port}/spin_reel", STORE_TIMEOUT_SECONDS=0.3, STORE_RETRY_SECONDS=60,
+    ))
+    client = app.test_client()
+    assert POSTGRES_NOTICE in notices(html(client, "/users/1"))
+    assert not app.extensions["spin_reel_stores"].health[stores.POSTGRES].available()
+    started = time.perf_counter()
+    assert POSTGRES_NOTICE in notices(html(client, "/users/2"))
+    assert time.perf_counter() - started < 0.2  # skipped, not waited for

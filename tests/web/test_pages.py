@@ -46,6 +46,14 @@ def test_security_headers(client):
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self' 'unsafe-hashes' 'sha256-" in policy and "img-src 'self' https://image.tmdb.org" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in policy and response.headers["X-Frame-Options"] == "DENY"  # the latter for old browsers
+
+
+@pytest.mark.parametrize(("url", "status"), [("/nowhere", 404), ("/movies/abc", 400), ("/static/placeholder.svg", 200), ("/api/nothing", 404)])
+def test_security_headers_on_every_response(client, url, status):
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
 def test_index_shows_popular_movies(client, served_stack):
@@ -256,3 +264,29 @@ def test_wrong_method_is_405_page(client):
     response = client.post(f"/movies/{TOY_STORY}")
     assert response.status_code == 405 and "Method Not Allowed" in response.get_data(as_text=True)
     assert "GET" in response.headers["Allow"]
+
+
+# --- "did you mean" -------------------------------------------------------------------------------
+
+
+def suggested(text: str) -> list[str]:
+    return [html.unescape(label) for label in re.findall(r'<ul class="suggestions">.*?</ul>', text, re.S)[0].split("<li>")[1:]]
+
+
+@pytest.mark.parametrize(
+    ("url", "first"),
+    [
+        ("/mongo?title=Tyo+Stroy", '<a href="/mongo?title=Toy+Story">Toy Story (1995)</a>'),  # typos
+        ("/postgres?title=amelei", '<a href="/postgres?title=Am%C3%A9lie">Amélie (2001)</a>'),  # typo, no accent
+        ("/mongo?title=story+toy+zz", '<a href="/mongo?title=Toy+Story">Toy Story (1995)</a>'),  # word order
+    ],
+)
+def test_unknown_title_suggests_the_closest_titles(client, url, first):
+    text = page(client, url, 404)
+    assert suggested(text)[0].startswith(first)
+
+
+def test_unknown_title_like_nothing_suggests_popular_movies(client, served_stack):
+    labels = suggested(page(client, "/mongo?title=Qqqxqqq", 404))
+    most_popular = served_stack.movies.sort_values("popularity", ascending=False).title.head(5).tolist()
+    assert [re.search(r">(.*) \(\d{4}\)</a>", label).group(1) for label in labels] == most_popular

@@ -37,3 +37,12 @@ def test_answers_with_notices_are_not_cached(served_stack, closed_port):
         for app in (healthy, degraded)
     }
     assert cached[healthy] is not None and cached[degraded] is None
+
+
+def test_a_full_cache_drops_the_least_recently_used_body():
+    cache, snapshot = ResponseCache(seconds=60, max_entries=3), object()
+    for user_id in (1, 2, 3):
+        cache.put(snapshot, ("user", user_id, 20), b"%d" % user_id)
+    assert cache.get(snapshot, ("user", 1, 20)) == b"1"  # now the most recently used
+    cache.put(snapshot, ("user", 4, 20), b"4")
+    assert [cache.get(snapshot, ("user", user_id, 20)) for user_id in (1, 2, 3, 4)] == [b"1", None, b"3", b"4"]
