@@ -6,8 +6,9 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import adbc_driver_postgresql.dbapi as adbc
 import dagster as dg
 import psycopg
 import pymongo
@@ -69,6 +70,20 @@ class PostgresResource(dg.ConfigurableResource):
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
         with psycopg.connect(self.url, autocommit=autocommit, connect_timeout=self.connect_timeout) as conn:
             yield conn
+
+    @contextmanager
+    def connect_arrow(self) -> Iterator[adbc.Connection]:
+        """An ADBC connection (Arrow in and out), with this resource's connect timeout unless the URL sets one."""
+        with adbc.connect(self.arrow_url) as conn:
+            yield conn
+
+    @property
+    def arrow_url(self) -> str:
+        parts = urlsplit(self.url)
+        if "connect_timeout" in parse_qs(parts.query):
+            return self.url
+        query = f"{parts.query}&" if parts.query else ""
+        return urlunsplit(parts._replace(query=f"{query}connect_timeout={self.connect_timeout}"))
 
     @property
     def safe_url(self) -> str:

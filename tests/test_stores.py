@@ -13,7 +13,7 @@ import pytest
 from spin_reel_assets.cleaning.quarantine import Cleaned, Quarantine
 from spin_reel_assets.io_managers.mongo import MongoCollectionIOManager, read_collection, replace_collection
 from spin_reel_assets.io_managers.parquet import ParquetIOManagerFactory
-from spin_reel_assets.io_managers.postgres import PostgresTableIOManager, read_table, replace_table
+from spin_reel_assets.io_managers.postgres import PostgresTableIOManager, arrow_schema, read_table, replace_table
 from spin_reel_assets.resources import MongoResource, PostgresResource
 from spin_reel_assets.schema import MOVIES_COLLECTION, MOVIES_TABLE, RATINGS_TABLE
 
@@ -45,8 +45,10 @@ def test_postgres_round_trip_and_idempotent_reload(postgres_url):
         assert stats["rows"] == 5_000 and stats["format"] == "binary"
         first = table_state(conn)
         assert first[2] == ["ratings_pkey", "ratings_tmdb_id_idx"]
-        back = read_table(conn, RATINGS_TABLE)
+        with PostgresResource(url=postgres_url).connect_arrow() as arrow_conn:
+            back = read_table(arrow_conn, RATINGS_TABLE)
         assert back.num_rows == 5_000
+        assert back.schema == arrow_schema(RATINGS_TABLE) and not any(f.metadata for f in back.schema)
         order = [("user_id", "ascending"), ("tmdb_id", "ascending")]
         assert back.sort_by(order).to_pylist() == data.sort_by(order).to_pylist()  # every value, timestamps too
         replace_table(conn, RATINGS_TABLE, data)
@@ -102,7 +104,14 @@ def test_postgres_arrays_are_real_arrays(postgres_url):
     with psycopg.connect(postgres_url) as conn:
         replace_table(conn, MOVIES_TABLE, movies)
         assert conn.execute("SELECT genres FROM movies WHERE %s = ANY(genres)", ("Animation",)).fetchall() == [(["Animation", "Family"],)]
-        assert read_table(conn, MOVIES_TABLE).to_pylist() == movies.sort_by("tmdb_id").to_pylist()
+    with PostgresResource(url=postgres_url).connect_arrow() as arrow_conn:
+        assert read_table(arrow_conn, MOVIES_TABLE).to_pylist() == movies.sort_by("tmdb_id").to_pylist()
+
+
+def test_the_arrow_connection_gets_the_connect_timeout_unless_the_url_sets_one():
+    assert PostgresResource(url="postgresql://reel@db:6432/spin_reel?sslmode=require", connect_timeout=7).arrow_url == (
+        "postgresql://reel@db:6432/spin_reel?sslmode=require&connect_timeout=7")
+    assert PostgresResource(url="postgresql://reel@db/spin_reel?connect_timeout=3").arrow_url == "postgresql://reel@db/spin_reel?connect_timeout=3"
 
 
 def documents(n: int, title_prefix: str = "Movie") -> pa.Table:
