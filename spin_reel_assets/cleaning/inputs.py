@@ -109,7 +109,7 @@ def _check_content(path: Path, head: bytes) -> None:
         if head.startswith(signature):
             hint = f"; name it {path.name}.gz" if signature == b"\x1f\x8b" else "; extract it first"
             raise InputError(f"{path}: line 1: the content is {kind}, not CSV text{hint}")
-    if b"\x00" in head[:4096]:
+    if b"\x00" in head[:4096].split(b"\n", 1)[0]:  # in a record, a NUL is that record's problem; in line 1, binary
         raise InputError(f"{path}: line 1: binary content (NUL bytes), not CSV text")
 
 
@@ -151,7 +151,7 @@ def check_header(path: Path, line: str | None, header: list[str] | None, require
         names = [name.strip().strip('"') for name in line.split(delimiter)]
         if len(names) > 1 and all(name in names for name in required):
             raise InputError(f"{path}: line 1: fields are separated by {label}, expected ','")
-    if all(re.fullmatch(r"\s*[\d.:-]*\s*", name) for name in header[: len(required)]):
+    if header and re.fullmatch(r"\s*\d[\d.]*\s*", header[0]):  # every layout starts with an id
         raise InputError(f"{path}: line 1: no header row (line 1 is data: {excerpt(line)!r}); expected {expected}")
     raise InputError(f"{path}: line 1: field {missing[0]}: the header lacks column(s) {', '.join(missing)} "
                      f"(found {', '.join(header[:30])})")
