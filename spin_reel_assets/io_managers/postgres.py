@@ -4,9 +4,8 @@ Readers see the old table until the commit and the new one after it; a failed lo
 previous table as it was. Loading the same data twice gives the same table (idempotent).
 
 The staging table is created inside the load's transaction, so a load killed at any point (kill -9 included) leaves
-none behind: PostgreSQL rolls the transaction back when the connection goes. Concurrent loads of one table take
-turns on a transaction-level advisory lock, so none drops or collides with another's staging table; a staging
-table left by anything else (older code, a manual session) is dropped by the next load.
+none behind: PostgreSQL rolls the transaction back when the connection goes. A staging table left by anything else
+(older code, a manual session) is dropped by the next load.
 """
 
 
@@ -97,7 +96,6 @@ def replace_table(conn, spec: TableSpec, table: pa.Table) -> dict[str, float]:
     )
     started = time.perf_counter()
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"spin_reel.replace_table.{spec.name}",))
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(staging)))
         cur.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(staging), definition))
         binary = _binary_copy(spec, data)
