@@ -254,7 +254,10 @@ def read_records(path: Path, columns: tuple[str, ...], required: tuple[str, ...]
     data = read_bytes(path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    text = data.decode("utf-8", errors="surrogateescape")
+    try:
+        text, decodable = data.decode("utf-8"), True
+    except UnicodeDecodeError:  # keep the bad bytes as surrogates, to find and mark their records below
+        text, decodable = data.decode("utf-8", errors="surrogateescape"), False
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     first_line = text.split("\n", 1)[0].rstrip("\r") if text else None
@@ -266,11 +269,12 @@ def read_records(path: Path, columns: tuple[str, ...], required: tuple[str, ...]
     missing_columns = [name for name in columns if name not in header]
     positions = [(name, header.index(name)) for name in columns if name in header]
     values: dict[str, list[str]] = {name: [] for name, _ in positions}
+    appends = [(values[name].append, position) for name, position in positions]
     lines: list[int] = []
+    ends: list[int] = []
     bad: list[tuple[int, str, str]] = []
     index = _LineIndex(data)
-    undecodable_lines, pending = _undecodable_lines(text), 0
-    undecodable: dict[str, list[int]] = {}
+    width = len(header)
     while True:
         start = reader.line_num + 1
         try:
@@ -283,30 +287,35 @@ def read_records(path: Path, columns: tuple[str, ...], required: tuple[str, ...]
             if at_end:
                 break
             continue
-        if not row:  # an empty line between records
+        if len(row) != width:
+            if row:  # an empty line between records is no record
+                bad.append((start, f"wrong number of fields ({len(row)}, expected {width})", excerpt(",".join(row))))
             continue
-        if len(row) != len(header):
-            bad.append((start, f"wrong number of fields ({len(row)}, expected {len(header)})", excerpt(",".join(row))))
-            continue
-        while pending < len(undecodable_lines) and undecodable_lines[pending] < start:
-            pending += 1
-        spans_bad_line = pending < len(undecodable_lines) and undecodable_lines[pending] <= reader.line_num
-        record = len(lines)
-        for name, position in positions:
-            value = row[position]
-            if spans_bad_line and _SURROGATE.search(value):
-                undecodable.setdefault(name, []).append(record)
-                value = _escape(value)
-            values[name].append(value)
+        for append, position in appends:  # appends, not the rows kept: 1M live lists would wake the cyclic GC
+            append(row[position])
         lines.append(start)
+        ends.append(reader.line_num)
     n = len(lines)
+    undecodable = {} if decodable else _mark_undecodable(values, _undecodable_lines(text), np.array(lines, np.int64), np.array(ends, np.int64))
     table = pa.table({name: pa.array(values[name], pa.string()) if name in values else pa.array([""] * n, pa.string())
                       for name in columns})
-    masks = {}
-    for name, records in undecodable.items():
-        masks[name] = np.zeros(n, dtype=bool)
-        masks[name][records] = True
-    return RawRows(table, np.array(lines, dtype=np.int64), bad, masks, missing_columns)
+    return RawRows(table, np.array(lines, dtype=np.int64), bad, undecodable, missing_columns)
+
+
+def _mark_undecodable(values: dict[str, list[str]], bad_lines: list[int], starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
+    """Per column, the records whose value holds undecodable bytes; those values are escaped in place (\\xNN)."""
+    if not bad_lines:
+        return {}
+    bad_lines = np.array(bad_lines, dtype=np.int64)
+    first = np.searchsorted(bad_lines, starts)
+    suspects = np.flatnonzero((first < len(bad_lines)) & (bad_lines[np.minimum(first, len(bad_lines) - 1)] <= ends))
+    masks: dict[str, np.ndarray] = {}
+    for name, column in values.items():
+        for record in suspects.tolist():
+            if _SURROGATE.search(column[record]):
+                masks.setdefault(name, np.zeros(len(starts), dtype=bool))[record] = True
+                column[record] = _escape(column[record])
+    return masks
 
 
 TRUNCATED = "truncated row: file ends inside a quoted field"
