@@ -406,3 +406,32 @@ def test_a_postgres_load_killed_outright_leaves_no_staging_and_the_old_table(pos
         assert table_state(conn) == before
         replace_table(conn, RATINGS_TABLE, ratings(2_000))
         assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (2_000,)
+
+
+def test_the_largest_movie_cleaning_lets_through_is_one_mongodb_document(tmp_path, mongo_uri, mongo_db):
+    """The document-size bound of TMDB cleaning is one the store keeps: a row just under it, with a long title in
+    the indexed title_lower too, is written; one just over it is quarantined by cleaning (test_bad_inputs)."""
+    import csv
+    import io
+
+    from spin_reel_assets.assets.stores import movie_documents
+    from spin_reel_assets.cleaning import movies as m
+
+    header = list(m.TMDB_COLUMNS)
+    row = {name: "" for name in header} | {"id": "1", "title": "T" * 100_000, "adult": "False",
+                                             "keywords": ", ".join(["k"] * 50_000)}
+    budget = m.MAX_DOCUMENT_BYTES - 2 * 100_000 - 16 * 50_001 - 3 * 50_000 - 1_000
+    row["overview"] = "o" * budget
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL).writerows([header, [row[name] for name in header]])
+    path = tmp_path / "TMDB_movie_dataset_v11.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    cleaned = m.clean_tmdb(m.read_tmdb(path), None)
+    assert cleaned.quarantine.num_rows == 0
+    client = pymongo.MongoClient(mongo_uri)
+    database = client[mongo_db]
+    replace_collection(database, MOVIES_COLLECTION, movie_documents(cleaned.table))
+    document = database[MOVIES_COLLECTION.name].find_one({"_id": 1})
+    assert len(document["overview"]) == budget and len(document["keywords"]) == 50_000
+    assert database[MOVIES_COLLECTION.name].find_one({"title_lower": "t" * 100_000}, {"_id": 1}) == {"_id": 1}
+    client.close()
