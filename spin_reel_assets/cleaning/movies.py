@@ -19,7 +19,7 @@ from spin_reel_assets.schema import MOVIE_ID, TMDB_LIST_FIELDS
 
 from . import fields
 from .fields import INT32_MAX, JSON_INT_MAX, NOT_UTF8, NUL, NUMBER_REASONS, OK
-from .inputs import TRUNCATED, RawRows, read_records
+from .inputs import TRUNCATED, RawRows, read_records  # noqa: F401 - TRUNCATED: the TMDB reasons are all here
 from .quarantine import Cleaned, Quarantine, reason_counts
 
 TMDB_COLUMNS = (
