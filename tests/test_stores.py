@@ -260,3 +260,197 @@ def test_without_links_or_tmdb_the_stores_hold_movielens_titles(tmp_path, postgr
     movie = client[mongo_db]["movies"].find_one({"_id": 3})
     assert movie["title"] == "Amélie" and movie["title_lower"] == "amelie" and movie["year"] == 2001
     client.close()
+
+
+# --- issue 12: store constraints end to end, stale staging --------------------------------------------------------
+
+
+def test_values_at_the_stores_limits_load_and_values_past_them_never_reach_a_store(tmp_path, postgres_url, mongo_uri, mongo_db):
+    """Items 2 and 8 through the ingest half of the graph: a 1e13 s timestamp, an id of 2^31 and a NUL in a title are
+    quarantined; the last storable second, id 2^31 - 1 and a NUL-free copy of the rest load, and both stores agree."""
+    import csv
+    import gzip
+    import io
+    import shutil
+
+    from spin_reel_assets.definitions import defs
+
+    from .conftest import SAMPLE_DIR, resources_for
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("links.csv.gz", "movies.csv.gz"):
+        shutil.copy(SAMPLE_DIR / name, data)
+    lines = gzip.decompress((SAMPLE_DIR / "ratings.csv.gz").read_bytes()).decode().split("\r\n")
+    assert lines[1].startswith("1,1,") and lines[2].startswith("1,3,")
+    lines[1] = "1,1,4.0,10000000000000"
+    lines[2] = "1,3,4.0,253402300799"
+    (data / "ratings.csv").write_text("\r\n".join(lines))
+    records = list(csv.reader(io.StringIO(gzip.decompress((SAMPLE_DIR / "TMDB_movie_dataset_v11.csv.gz").read_bytes()).decode(), newline="")))
+    header = records[0]
+    records[1][header.index("id")] = "2147483647"
+    records[2][header.index("title")] = "Inter\x00stellar"
+    records[3][header.index("id")] = "2147483648"
+    records[4][header.index("overview")] = "NUL \x00"
+    records[5][header.index("vote_average")] = "1e999"
+    nul_overview, infinite = int(records[4][0]), int(records[5][0])
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(records)
+    (data / "TMDB_movie_dataset_v11.csv").write_text(out.getvalue(), encoding="utf-8")
+
+    resources = resources_for(postgres_url, mongo_uri, mongo_db, tmp_path / "artifacts", data)
+    result = dg.materialize([*defs.assets, *defs.asset_checks], resources=resources,
+                            selection=dg.AssetSelection.groups("ingest", "stores"))
+    assert result.success
+    client = pymongo.MongoClient(mongo_uri, tz_aware=True)
+    movies = client[mongo_db]["movies"]
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (100_822 - 1,)
+        toy_story_3 = conn.execute("SELECT rated_at FROM ratings WHERE user_id = 1 AND rated_at > '9000-01-01'").fetchall()
+        assert toy_story_3 == [(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc),)]
+        pg_ids = {row[0] for row in conn.execute("SELECT tmdb_id FROM movies")}
+    mongo_ids = {doc["_id"] for doc in movies.find({}, {"_id": 1})}
+    assert pg_ids == mongo_ids and len(pg_ids) == 13_830 - 2
+    assert 2147483647 in pg_ids and 157336 not in pg_ids  # Interstellar (NUL in the title) is quarantined
+    assert movies.find_one({"_id": nul_overview})["overview"] == ""
+    assert movies.find_one({"_id": infinite})["vote_average"] is None
+    client.close()
+
+
+def _lease(database, name: str, heartbeat):
+    from spin_reel_assets.io_managers.mongo import LEASE_ID
+
+    document = {"_id": LEASE_ID} if heartbeat is None else {"_id": LEASE_ID, "heartbeat": heartbeat}
+    database[name].insert_one(document)
+
+
+def test_the_next_mongo_write_drops_dead_writers_staging_and_keeps_a_live_one(mongo_uri, mongo_db):
+    client = pymongo.MongoClient(mongo_uri, tz_aware=True)
+    database = client[mongo_db]
+    now = dt.datetime.now(dt.timezone.utc)
+    _lease(database, "movies__staging_dead0001", now - dt.timedelta(hours=1))
+    database["movies__staging_nolease1"].insert_one({"_id": 1, "title": "from a writer older than leases"})
+    _lease(database, "movies__staging_live0001", now)
+    _lease(database, "other__staging_dead0001", now - dt.timedelta(hours=1))  # another collection's: not ours to drop
+    stats = replace_collection(database, MOVIES_COLLECTION, documents(10))
+    assert sorted(stats["stale_staging_dropped"]) == ["movies__staging_dead0001", "movies__staging_nolease1"]
+    assert sorted(n for n in database.list_collection_names() if "staging" in n) == ["movies__staging_live0001", "other__staging_dead0001"]
+    assert database["movies"].count_documents({}) == 10
+    database.drop_collection("movies__staging_live0001")
+    database.drop_collection("other__staging_dead0001")
+    client.close()
+
+
+def test_a_mongo_write_killed_outright_leaves_staging_that_the_next_write_drops(mongo_uri, mongo_db):
+    """kill -9 during the document inserts: the old collection stays, and its staging goes with the next write."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    client = pymongo.MongoClient(mongo_uri)
+    database = client[mongo_db]
+    replace_collection(database, MOVIES_COLLECTION, documents(100))
+    script = (
+        "import sys, pymongo\n"
+        "from tests.test_stores import documents\n"
+        "from spin_reel_assets.io_managers.mongo import replace_collection\n"
+        "from spin_reel_assets.schema import MOVIES_COLLECTION\n"
+        "database = pymongo.MongoClient(sys.argv[1])[sys.argv[2]]\n"
+        "replace_collection(database, MOVIES_COLLECTION, documents(400_000), batch_size=1_000, stale_after=2.0)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, mongo_uri, mongo_db], cwd=Path(__file__).resolve().parents[1])
+    staging, deadline = None, time.monotonic() + 120
+    while staging is None and time.monotonic() < deadline and writer.poll() is None:
+        names = [n for n in database.list_collection_names() if n.startswith("movies__staging_")]
+        if names and database[names[0]].estimated_document_count() > 5_000:
+            staging = names[0]
+        time.sleep(0.05)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert staging is not None, "the writer finished or never started before it could be killed"
+    assert staging in database.list_collection_names()
+    assert database["movies"].count_documents({}) == 100  # the old collection, untouched
+    time.sleep(2.5)  # the dead writer's last heartbeat is now older than its stale_after
+    stats = replace_collection(database, MOVIES_COLLECTION, documents(10), stale_after=2.0)
+    assert stats["stale_staging_dropped"] == [staging]
+    assert [n for n in database.list_collection_names() if "staging" in n] == []
+    assert database["movies"].count_documents({}) == 10
+    client.close()
+
+
+def test_a_postgres_load_killed_outright_leaves_no_staging_and_the_old_table(postgres_url):
+    """kill -9 during the COPY: PostgreSQL rolls the load back, so the old table stays and no staging table is left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with psycopg.connect(postgres_url) as conn:
+        replace_table(conn, RATINGS_TABLE, ratings(1_000))
+        before = table_state(conn)
+    script = (
+        "import sys, psycopg\n"
+        "from tests.test_stores import ratings\n"
+        "from spin_reel_assets.io_managers.postgres import replace_table\n"
+        "from spin_reel_assets.schema import RATINGS_TABLE\n"
+        "data = ratings(3_000_000)\n"
+        "print('loading', flush=True)\n"
+        "with psycopg.connect(sys.argv[1]) as conn:\n"
+        "    replace_table(conn, RATINGS_TABLE, data)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, postgres_url], cwd=Path(__file__).resolve().parents[1],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "loading"
+    with psycopg.connect(postgres_url, autocommit=True) as watcher:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and writer.poll() is None:
+            copying = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%ratings__staging%'").fetchone()[0]
+            if copying:
+                break
+            time.sleep(0.02)
+        assert writer.poll() is None, "the load finished before it could be killed"
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        deadline = time.monotonic() + 30  # the server notices the dead client and rolls back
+        while time.monotonic() < deadline and watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%ratings__staging%'").fetchone()[0]:
+            time.sleep(0.1)
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT to_regclass('ratings__staging')").fetchone()[0] is None
+        assert table_state(conn) == before
+        replace_table(conn, RATINGS_TABLE, ratings(2_000))
+        assert conn.execute("SELECT count(*) FROM ratings").fetchone() == (2_000,)
+
+
+def test_the_largest_movie_cleaning_lets_through_is_one_mongodb_document(tmp_path, mongo_uri, mongo_db):
+    """The document-size bound of TMDB cleaning is one the store keeps: a row just under it, with a long title in
+    the indexed title_lower too, is written; one just over it is quarantined by cleaning (test_bad_inputs)."""
+    import csv
+    import io
+
+    from spin_reel_assets.assets.stores import movie_documents
+    from spin_reel_assets.cleaning import movies as m
+
+    header = list(m.TMDB_COLUMNS)
+    row = {name: "" for name in header} | {"id": "1", "title": "T" * 100_000, "adult": "False",
+                                             "keywords": ", ".join(["k"] * 50_000)}
+    budget = m.MAX_DOCUMENT_BYTES - 2 * 100_000 - 16 * 50_001 - 3 * 50_000 - 1_000
+    row["overview"] = "o" * budget
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL).writerows([header, [row[name] for name in header]])
+    path = tmp_path / "TMDB_movie_dataset_v11.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    cleaned = m.clean_tmdb(m.read_tmdb(path), None)
+    assert cleaned.quarantine.num_rows == 0
+    client = pymongo.MongoClient(mongo_uri)
+    database = client[mongo_db]
+    replace_collection(database, MOVIES_COLLECTION, movie_documents(cleaned.table))
+    document = database[MOVIES_COLLECTION.name].find_one({"_id": 1})
+    assert len(document["overview"]) == budget and len(document["keywords"]) == 50_000
+    assert database[MOVIES_COLLECTION.name].find_one({"title_lower": "t" * 100_000}, {"_id": 1}) == {"_id": 1}
+    client.close()

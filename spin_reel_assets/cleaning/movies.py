@@ -1,12 +1,13 @@
 """Cleaning movie metadata: TMDB v11 rows into typed columns, with the MovieLens titles and ids attached.
 
 When there is no TMDB file, the MovieLens titles and genres become the movie metadata, so the graph still runs.
+Required fields (id, title) that are invalid quarantine the row; an optional value that is invalid (a date that does
+not exist, a number out of its store's range, text with a NUL or bytes that are not UTF-8) becomes null (empty text,
+an empty list) and is counted per field in ``extra["invalid_values_nulled"]``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import pyarrow.compute as pc
 
 from spin_reel_assets.schema import MOVIE_ID, TMDB_LIST_FIELDS
 
-from .inputs import InputError, RawRows, decode, read_bytes
-from .quarantine import Cleaned, Quarantine
+from . import fields
+from .fields import INT32_MAX, JSON_INT_MAX, NOT_UTF8, NUL, NUMBER_REASONS, OK
+from .inputs import TRUNCATED, RawRows, read_records  # noqa: F401 - TRUNCATED: the TMDB reasons are all here
+from .quarantine import Cleaned, Quarantine, reason_counts
 
 TMDB_COLUMNS = (
     "id", "title", "vote_average", "vote_count", "status", "release_date", "revenue", "runtime", "adult",
@@ -25,9 +28,16 @@ TMDB_COLUMNS = (
     "popularity", "poster_path", "tagline", "genres", "production_companies", "production_countries",
     "spoken_languages", "keywords",
 )
+TMDB_REQUIRED = ("id", "title")  # every other v11 column may be absent: its values are then empty
 TEXT_FIELDS = ("title", "original_title", "overview", "tagline")  # empty string when missing
 OPTIONAL_STRINGS = ("status", "backdrop_path", "homepage", "imdb_id", "original_language", "poster_path")
-POSITIVE_INTS = ("runtime", "budget", "revenue")  # 0 in TMDB means unknown
+POSITIVE_INTS = {"runtime": INT32_MAX, "budget": JSON_INT_MAX, "revenue": JSON_INT_MAX}  # 0 in TMDB means unknown
+RELEASE_YEARS = (1800, 2199)  # earlier than any film, later than any announced one: placeholders and typos
+
+# MongoDB refuses a document over 16 MiB (BSON); a row whose text would make one is quarantined here, with a reason,
+# instead of failing the whole collection write. The estimate counts the title twice (title_lower) and 16 bytes of
+# BSON framing per list element, and keeps 64 KiB for the fixed fields.
+MAX_DOCUMENT_BYTES = (16 << 20) - (64 << 10)
 
 # MovieLens genre names → TMDB genre names, for metadata built from MovieLens alone.
 MOVIELENS_TO_TMDB_GENRES = {
@@ -48,9 +58,11 @@ CLEAN_MOVIES_SCHEMA = pa.schema(
 
 ADULT = "adult title excluded"
 DUPLICATE_ID = "duplicate id: lower vote_count"
-MISSING = "missing value"
-NOT_A_NUMBER = "not a number"
-TRUNCATED = "truncated row: file ends inside a quoted field"
+DUPLICATE_MOVIE_ID = "duplicate movieId: a later row"
+MISSING = NUMBER_REASONS[fields.MISSING]
+NOT_A_NUMBER = NUMBER_REASONS[fields.MALFORMED]
+OUT_OF_RANGE = NUMBER_REASONS[fields.OUT_OF_RANGE]
+TOO_LARGE = "too large for one MongoDB document (16 MiB)"
 
 _TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 # "City of Lost Children, The (Cité des enfants perdus, La)": the article may precede an alternate title.
@@ -58,51 +70,12 @@ _TRAILING_ARTICLE = re.compile(r"^(.*?), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|E
 
 
 def read_tmdb(path: Path) -> RawRows:
-    """All TMDB columns as strings, one row per complete record; malformed records become bad lines.
+    """The TMDB v11 columns as strings, one row per complete record; malformed records become bad lines.
 
-    Python's csv reader in strict mode is used because it reports an unterminated quoted field (the genuine
-    truncated Kaggle file ends inside one) where pyarrow would drop the last row without a word.
+    Only ``id`` and ``title`` must be in the header; the optional columns it lacks are empty and listed in
+    ``RawRows.missing_columns``.
     """
-    text = decode(read_bytes(path))
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error) as error:
-        raise InputError(f"{path}: line 1: no TMDB header ({error})") from error
-    missing = [name for name in TMDB_COLUMNS if name not in header]
-    if missing:
-        raise InputError(f"{path}: line 1: header lacks the TMDB v11 columns {', '.join(missing)}")
-    position = [header.index(name) for name in TMDB_COLUMNS]
-    columns: list[list[str]] = [[] for _ in TMDB_COLUMNS]
-    lines: list[int] = []
-    bad: list[tuple[int, str, str]] = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            at_end = "end of data" in str(error)
-            reason = TRUNCATED if at_end else f"malformed CSV: {error}"
-            bad.append((start, reason, _excerpt(text, start)))
-            if at_end:
-                break
-            continue
-        if len(row) != len(header):
-            bad.append((start, f"wrong number of fields ({len(row)}, expected {len(header)})", ",".join(row)[:500]))
-            continue
-        for column, index in zip(columns, position):
-            column.append(row[index])
-        lines.append(start)
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(TMDB_COLUMNS, columns)})
-    return RawRows(table, np.array(lines, dtype=np.int64), bad)
-
-
-def _excerpt(text: str, line: int) -> str:
-    """The raw text from ``line`` on (bounded), for the quarantine."""
-    lines = text.splitlines()
-    return "\n".join(lines[line - 1 : line + 4])[:500]
+    return read_records(path, TMDB_COLUMNS, TMDB_REQUIRED)
 
 
 def _blank_to_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -116,14 +89,48 @@ def _split_list(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.fill_null(parts, pa.scalar([], pa.list_(pa.string())))
 
 
-def _parse_numbers(table: pa.Table, name: str, kind: pa.DataType, pattern: str, invalid: dict[str, int]) -> pa.ChunkedArray:
-    """Parse an optional numeric column; unparseable values become null and are counted per field."""
-    column = _blank_to_null(table.column(name))
-    valid = pc.match_substring_regex(column, pattern)
-    bad = int(pc.sum(pc.invert(pc.fill_null(valid, True))).as_py() or 0)
-    if bad:
-        invalid[name] = bad
-    return pc.cast(pc.if_else(valid, column, pa.scalar(None, pa.string())), kind)
+class _Rows:
+    """The rows of one input being cleaned: required-field problems quarantine, optional ones null and count."""
+
+    def __init__(self, raw: RawRows, raw_text):
+        self.raw, self.raw_text = raw, raw_text
+        self.quarantine = Quarantine()
+        for line, reason, text in raw.bad_lines:
+            self.quarantine.add(line, None, reason, text)
+        self.ok = np.ones(raw.table.num_rows, dtype=bool)
+        self.invalid: dict[str, int] = {}
+
+    def reject(self, mask: np.ndarray, name: str | None, reason: str) -> None:
+        mask = mask & self.ok
+        if mask.any():
+            self.quarantine.add(self.raw.lines[mask], name, reason, self.raw_text(mask))
+            self.ok &= ~mask
+
+    def reject_codes(self, codes: np.ndarray, name: str, reasons: dict[int, str]) -> None:
+        for code, reason in reasons.items():
+            self.reject(codes == code, name, reason)
+
+    def text_problems(self, name: str) -> np.ndarray:
+        """Rows whose ``name`` is not storable text: undecodable bytes or a NUL."""
+        undecodable = self.raw.undecodable.get(name, np.zeros(self.raw.table.num_rows, dtype=bool))
+        return undecodable | fields.has_nul(self.raw.table.column(name))
+
+    def null_invalid(self, name: str, invalid: np.ndarray) -> np.ndarray:
+        """Count the optional values of ``name`` about to be nulled among the rows kept; returns the mask."""
+        count = int((invalid & self.ok).sum())
+        if count:
+            self.invalid[name] = self.invalid.get(name, 0) + count
+        return invalid
+
+
+def _document_bytes(table: pa.Table) -> np.ndarray:
+    """An upper estimate of each row's BSON size from its text (see MAX_DOCUMENT_BYTES)."""
+    size = 2 * fields.utf8_bytes(table.column("title"))
+    for name in (*TEXT_FIELDS[1:], *OPTIONAL_STRINGS, *TMDB_LIST_FIELDS):
+        size += fields.utf8_bytes(table.column(name))
+    for name in TMDB_LIST_FIELDS:
+        size += 16 * (pc.count_substring(table.column(name), ", ").to_numpy(zero_copy_only=False).astype(np.int64) + 1)
+    return size
 
 
 def _movielens_columns(ids: np.ndarray, movielens: "MovieLensIndex | None"):
@@ -135,7 +142,11 @@ def _movielens_columns(ids: np.ndarray, movielens: "MovieLensIndex | None"):
 
 
 class MovieLensIndex:
-    """MovieLens titles and movieIds by canonical key (tmdb_id through links, else movieId)."""
+    """MovieLens titles and movieIds by canonical key (tmdb_id through links, else movieId).
+
+    Rows of the movies file with an invalid movieId or title, or repeating a movieId, are left out and kept in
+    ``quarantine`` (with their line in the movies file); their movieIds still map to a key through links.
+    """
 
     def __init__(self, movies: RawRows | None, key_map: dict[int, int] | None):
         self.ids_by_key: dict[int, list[int]] = {}
@@ -143,13 +154,35 @@ class MovieLensIndex:
         self.genres_by_key: dict[int, str] = {}
         self.lines_by_key: dict[int, int] = {}
         titles: dict[int, tuple[str, str, int]] = {}
+        self.quarantine = Quarantine().table()
         if movies is not None:
-            for movie_id, title, genres, line in zip(
-                movies.table.column("movieId").to_pylist(), movies.table.column("title").to_pylist(),
-                movies.table.column("genres").to_pylist(), movies.lines.tolist(),
-            ):
-                if movie_id and movie_id.strip().isdigit():
-                    titles[int(movie_id)] = (title, genres, line)
+            table = movies.table
+
+            def raw_text(mask):
+                subset = table.filter(pa.array(mask))
+                ids = [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v for v in subset.column("movieId").to_pylist()]
+                return np.asarray([f"{i},{t}"[:500] for i, t in zip(ids, subset.column("title").to_pylist())], dtype=object)
+
+            rows = _Rows(movies, raw_text)
+            movie_ids, codes = fields.parse_integers(table.column("movieId"), 1, INT32_MAX)
+            rows.reject_codes(codes, "movieId", NUMBER_REASONS)
+            rows.reject(rows.raw.undecodable.get("title", np.zeros(table.num_rows, bool)), "title", NOT_UTF8)
+            rows.reject(pc.equal(pc.utf8_trim_whitespace(table.column("title")), "").to_numpy(zero_copy_only=False), "title", MISSING)
+            rows.reject(fields.has_nul(table.column("title")), "title", NUL)
+            rows.reject(2 * fields.utf8_bytes(table.column("title")) + fields.utf8_bytes(table.column("genres")) > MAX_DOCUMENT_BYTES,
+                        "title", TOO_LARGE)
+            later = np.zeros(table.num_rows, dtype=bool)
+            index = np.flatnonzero(rows.ok)
+            _, first = np.unique(movie_ids[index], return_index=True)
+            later[index] = True
+            later[index[first]] = False
+            rows.reject(later, "movieId", DUPLICATE_MOVIE_ID)
+            genres_ok = ~rows.text_problems("genres")
+            keep = np.flatnonzero(rows.ok)
+            title_values, genre_values = table.column("title").take(keep).to_pylist(), table.column("genres").take(keep).to_pylist()
+            for position, movie_id, title, genres in zip(keep.tolist(), movie_ids[keep].tolist(), title_values, genre_values):
+                titles[movie_id] = (title, genres if genres_ok[position] else "", int(movies.lines[position]))
+            self.quarantine = rows.quarantine.table()
         movie_ids = set(titles) | set(key_map or {})
         for movie_id in sorted(movie_ids):
             key = movie_id if key_map is None else key_map.get(movie_id)
@@ -161,82 +194,97 @@ class MovieLensIndex:
 
 
 def clean_tmdb(raw: RawRows, movielens: MovieLensIndex | None) -> Cleaned:
-    """Typed TMDB movies: lists as lists, dates as dates, zeros as unknown, adult titles and duplicate ids out."""
-    table, lines = raw.table, raw.lines
-    quarantine = Quarantine()
-    for line, reason, text in raw.bad_lines:
-        quarantine.add(line, None, reason, text)
+    """Typed TMDB movies: lists as lists, dates as dates, zeros as unknown, adult titles and duplicate ids out.
 
-    def raw_rows(mask: np.ndarray) -> np.ndarray:
-        # late binding on purpose: ``table`` is the filtered table at the time of the call
+    ``extra``: ``invalid_values_nulled`` (field → count), ``missing_columns`` (optional v11 columns the file lacks),
+    ``movielens_rows_quarantined`` (reason → count, rows of the MovieLens movies file left out).
+    """
+    table = raw.table
+
+    def raw_text(mask: np.ndarray) -> np.ndarray:
         subset = table.filter(pa.array(mask))
-        return np.asarray([f"{i},{t}" for i, t in zip(subset.column("id").to_pylist(), subset.column("title").to_pylist())], dtype=object)
+        return np.asarray([f"{i},{t}"[:500] for i, t in zip(subset.column("id").to_pylist(), subset.column("title").to_pylist())],
+                          dtype=object)
 
-    ok = np.ones(table.num_rows, dtype=bool)
-    for name, pattern in (("id", r"^\s*\d+\s*$"), ("title", r"\S")):
-        column = _blank_to_null(table.column(name))
-        missing = pc.is_null(column).to_numpy(zero_copy_only=False)
-        malformed = ~pc.fill_null(pc.match_substring_regex(column, pattern), True).to_numpy(zero_copy_only=False)
-        for mask, reason in ((missing & ok, MISSING), (malformed & ok, NOT_A_NUMBER)):
-            if mask.any():
-                quarantine.add(lines[mask], name, reason, raw_rows(mask))
-                ok &= ~mask
+    rows = _Rows(raw, raw_text)
+    no_rows = np.zeros(table.num_rows, dtype=bool)
+    rows.reject(raw.undecodable.get("id", no_rows), "id", NOT_UTF8)
+    ids, codes = fields.parse_integers(table.column("id"), 1, INT32_MAX)
+    rows.reject_codes(codes, "id", NUMBER_REASONS)
+    rows.reject(raw.undecodable.get("title", no_rows), "title", NOT_UTF8)
+    rows.reject(pc.is_null(_blank_to_null(table.column("title"))).to_numpy(zero_copy_only=False), "title", MISSING)
+    rows.reject(fields.has_nul(table.column("title")), "title", NUL)
     adult = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(table.column("adult"))), "true").to_numpy(zero_copy_only=False)
-    mask = adult & ok
-    if mask.any():
-        quarantine.add(lines[mask], "adult", ADULT, raw_rows(mask))
-        ok &= ~mask
+    rows.reject(adult, "adult", ADULT)
+    rows.reject(_document_bytes(table) > MAX_DOCUMENT_BYTES, None, TOO_LARGE)
 
-    table, lines = table.filter(pa.array(ok)), lines[ok]
-    invalid: dict[str, int] = {}
-    ids = pc.cast(pc.utf8_trim_whitespace(table.column("id")), pa.int64())
-    vote_count = pc.fill_null(_parse_numbers(table, "vote_count", pa.int64(), r"^\d+$", invalid), 0)
+    vote_count, vote_codes = fields.parse_integers(table.column("vote_count"), 0, JSON_INT_MAX)
+    vote_count = np.where(vote_codes == OK, vote_count, 0)  # no count: no votes
 
     # One row per id: the one with the most votes (then the earliest line).
-    id_np, votes_np = ids.to_numpy(), vote_count.to_numpy()
-    order = np.lexsort((lines, -votes_np, id_np))
+    index = np.flatnonzero(rows.ok)
+    order = index[np.lexsort((raw.lines[index], -vote_count[index], ids[index]))]
     first = np.ones(len(order), dtype=bool)
-    first[1:] = id_np[order][1:] != id_np[order][:-1]
-    duplicate = np.zeros(len(order), dtype=bool)
+    first[1:] = ids[order][1:] != ids[order][:-1]
+    duplicate = np.zeros(table.num_rows, dtype=bool)
     duplicate[order[~first]] = True
-    if duplicate.any():
-        quarantine.add(lines[duplicate], "id", DUPLICATE_ID, raw_rows(duplicate))
-    keep = np.sort(order[first])
-    table, lines = table.take(pa.array(keep)), lines[keep]
-    ids, vote_count = ids.take(pa.array(keep)), vote_count.take(pa.array(keep))
+    rows.reject(duplicate, "id", DUPLICATE_ID)
+    rows.null_invalid("vote_count", (vote_codes != OK) & (vote_codes != fields.MISSING))
 
-    release = _blank_to_null(table.column("release_date"))
-    date_ok = pc.match_substring_regex(release, r"^\d{4}-\d{2}-\d{2}$")
-    bad_dates = int(pc.sum(pc.invert(pc.fill_null(date_ok, True))).as_py() or 0)
-    if bad_dates:
-        invalid["release_date"] = bad_dates
-    release = pc.cast(pc.cast(pc.if_else(date_ok, release, pa.scalar(None, pa.string())), pa.timestamp("s")), pa.date32())
-    numbers = {
-        name: _parse_numbers(table, name, pa.int64(), r"^\d+$", invalid) for name in POSITIVE_INTS
-    }
-    numbers = {name: pc.if_else(pc.equal(column, 0), pa.scalar(None, pa.int64()), column) for name, column in numbers.items()}
-    decimal = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-    vote_average = _parse_numbers(table, "vote_average", pa.float64(), decimal, invalid)
-    popularity = _parse_numbers(table, "popularity", pa.float64(), decimal, invalid)
-    ml_title, ml_ids = _movielens_columns(ids.to_numpy(), movielens)
-    columns = {
-        MOVIE_ID: ids,
-        **{name: pc.fill_null(_blank_to_null(table.column(name)), "") for name in TEXT_FIELDS},
-        "release_date": release,
-        "year": pc.cast(pc.year(release), pa.int32()),
-        "runtime": pc.cast(numbers["runtime"], pa.int32()),
-        "budget": numbers["budget"],
-        "revenue": numbers["revenue"],
-        "vote_average": vote_average,
-        "vote_count": vote_count,
-        "popularity": popularity,
-        **{name: _blank_to_null(table.column(name)) for name in OPTIONAL_STRINGS},
-        **{name: _split_list(table.column(name)) for name in TMDB_LIST_FIELDS},
-        "movielens_title": ml_title,
-        "movielens_ids": ml_ids,
-    }
-    clean = pa.table(columns, schema=CLEAN_MOVIES_SCHEMA)
-    return Cleaned(clean, quarantine.table(), extra={"invalid_values_nulled": invalid})
+    columns = _optional_columns(table, rows)
+    keep = np.flatnonzero(rows.ok)
+    take = pa.array(keep)
+    ml_title, ml_ids = _movielens_columns(ids[keep], movielens)
+    release = columns.pop("release_date")
+    clean = pa.table(
+        {
+            MOVIE_ID: pa.array(ids[keep], pa.int64()),
+            **{name: columns[name].take(take) for name in TEXT_FIELDS},
+            "release_date": release.take(take),
+            "year": pc.cast(pc.year(release.take(take)), pa.int32()),
+            **{name: columns[name].take(take) for name in (*POSITIVE_INTS, "vote_average")},
+            "vote_count": pa.array(vote_count[keep], pa.int64()),
+            **{name: columns[name].take(take) for name in ("popularity", *OPTIONAL_STRINGS, *TMDB_LIST_FIELDS)},
+            "movielens_title": ml_title,
+            "movielens_ids": ml_ids,
+        },
+        schema=CLEAN_MOVIES_SCHEMA,
+    )
+    extra = {"invalid_values_nulled": rows.invalid, "missing_columns": list(raw.missing_columns)}
+    if movielens is not None and movielens.quarantine.num_rows:
+        extra["movielens_rows_quarantined"] = reason_counts(movielens.quarantine)
+    return Cleaned(clean, rows.quarantine.table(), extra=extra)
+
+
+def _optional_columns(table: pa.Table, rows: _Rows) -> dict[str, pa.Array]:
+    """The optional TMDB fields typed, every invalid value nulled (and counted) rather than the row rejected."""
+    columns: dict[str, pa.Array] = {}
+    for name in ("original_title", "overview", "tagline", *OPTIONAL_STRINGS, *TMDB_LIST_FIELDS):
+        bad = rows.null_invalid(name, rows.text_problems(name))
+        column = pc.if_else(pa.array(bad), pa.scalar("", pa.string()), table.column(name).combine_chunks())
+        if name in TMDB_LIST_FIELDS:
+            columns[name] = _split_list(column)
+        elif name in OPTIONAL_STRINGS:
+            columns[name] = _blank_to_null(column)
+        else:
+            columns[name] = pc.fill_null(_blank_to_null(column), "")
+    columns["title"] = pc.utf8_trim_whitespace(table.column("title"))
+
+    def numbers(name: str, values: np.ndarray, codes: np.ndarray, kind: pa.DataType, zero_is_unknown: bool) -> pa.Array:
+        rows.null_invalid(name, (codes != OK) & (codes != fields.MISSING))
+        valid = (codes == OK) & ((values != 0) if zero_is_unknown else True)
+        return pa.array(values, kind, mask=~valid)
+
+    for name, high in POSITIVE_INTS.items():
+        values, codes = fields.parse_integers(table.column(name), 0, high)
+        columns[name] = numbers(name, values, codes, pa.int32() if name == "runtime" else pa.int64(), True)
+    for name, high in (("vote_average", 10.0), ("popularity", float(np.finfo(np.float64).max))):
+        values, codes = fields.parse_decimals(table.column(name), 0.0, high, scientific=True)
+        columns[name] = numbers(name, values, codes, pa.float64(), False)
+    days, codes = fields.parse_dates(table.column("release_date"), *RELEASE_YEARS)
+    rows.null_invalid("release_date", (codes != OK) & (codes != fields.MISSING))
+    columns["release_date"] = pa.array(days, pa.int32(), mask=codes != OK).cast(pa.date32())
+    return columns
 
 
 def split_movielens_title(title: str) -> tuple[str, int | None]:
@@ -277,4 +325,4 @@ def movies_from_movielens(movielens: MovieLensIndex) -> Cleaned:
         "movielens_title": ml_title,
         "movielens_ids": ml_ids,
     }
-    return Cleaned(pa.table(columns, schema=CLEAN_MOVIES_SCHEMA), Quarantine().table())
+    return Cleaned(pa.table(columns, schema=CLEAN_MOVIES_SCHEMA), movielens.quarantine)

@@ -2,10 +2,16 @@
 
 ``rename(..., dropTarget=True)`` is atomic on MongoDB and served by the embedded server, so readers see either the
 old collection or the new one, and a failed write leaves the old one in place.
+
+A write killed outright (kill -9, a lost machine) cannot drop its temporary collection, so every write first drops
+the stale ones: each temporary collection holds a lease document whose heartbeat its writer refreshes from a
+background thread; one whose heartbeat is older than ``stale_after`` seconds (or that has none) belongs to a dead
+writer. A live concurrent write keeps its collection.
 """
 
 
 import datetime as dt
+import threading
 import time
 import uuid
 from typing import Iterator
@@ -18,6 +24,49 @@ from spin_reel_assets.resources import MongoResource
 from spin_reel_assets.schema import COLLECTIONS, CollectionSpec
 
 BATCH_SIZE = 5_000
+STAGING_INFIX = "__staging_"
+LEASE_ID = "__staging_lease__"  # a string _id: never one of the documents' (integer) ids
+STALE_AFTER_SECONDS = 120.0  # heartbeats come every eighth of it; the margin covers clock skew between writers
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def drop_stale_staging(database, spec: CollectionSpec, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:
+    """Drop the temporary collections of ``spec`` left by writers that died; returns their names."""
+    dropped = []
+    for name in database.list_collection_names():
+        if not name.startswith(f"{spec.name}{STAGING_INFIX}"):
+            continue
+        lease = database[name].find_one({"_id": LEASE_ID}) or {}
+        beat = lease.get("heartbeat")
+        if beat is not None and beat.tzinfo is None:  # a client without tz_aware reads UTC as naive
+            beat = beat.replace(tzinfo=dt.timezone.utc)
+        if beat is None or (_now() - beat).total_seconds() > stale_after:
+            database[name].drop()
+            dropped.append(name)
+    return dropped
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes a temporary collection's lease until stopped, so other writers know its writer is alive."""
+
+    def __init__(self, collection, interval: float):
+        super().__init__(daemon=True, name=f"lease {collection.name}")
+        self.collection, self.interval, self.stopped = collection, interval, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.collection.update_one({"_id": LEASE_ID}, {"$set": {"heartbeat": _now()}})
+            except Exception:  # noqa: BLE001 - a missed beat only risks the write; the write itself reports the outage
+                pass
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.ident is not None:
+            self.join()
 
 
 def arrow_documents(table: pa.Table, batch_size: int = BATCH_SIZE) -> Iterator[list[dict]]:
@@ -33,13 +82,20 @@ def arrow_documents(table: pa.Table, batch_size: int = BATCH_SIZE) -> Iterator[l
         yield documents
 
 
-def replace_collection(database, spec: CollectionSpec, table: pa.Table, batch_size: int = BATCH_SIZE) -> dict[str, float]:
-    """Write ``table`` (with an ``_id`` column) as the whole of collection ``spec.name``, atomically."""
+def replace_collection(database, spec: CollectionSpec, table: pa.Table, batch_size: int = BATCH_SIZE,
+                       stale_after: float = STALE_AFTER_SECONDS) -> dict:
+    """Write ``table`` (with an ``_id`` column) as the whole of collection ``spec.name``, atomically.
+
+    First drops the temporary collections that dead writers left (``stale_staging_dropped`` in the result)."""
     if "_id" not in table.column_names:
         raise ValueError(f"collection {spec.name}: documents need an _id column")
-    temporary = database[f"{spec.name}__staging_{uuid.uuid4().hex[:8]}"]
+    dropped = drop_stale_staging(database, spec, stale_after)
+    temporary = database[f"{spec.name}{STAGING_INFIX}{uuid.uuid4().hex[:8]}"]
     started = time.perf_counter()
+    heartbeat = _Heartbeat(temporary, stale_after / 8)
     try:
+        temporary.insert_one({"_id": LEASE_ID, "heartbeat": _now()})  # before any document: never a lease-less write
+        heartbeat.start()
         for documents in arrow_documents(table, batch_size):
             temporary.insert_many(documents, ordered=False)
         inserted = time.perf_counter()
@@ -47,14 +103,18 @@ def replace_collection(database, spec: CollectionSpec, table: pa.Table, batch_si
             temporary.create_indexes(
                 [IndexModel([(field, ASCENDING if order == 1 else DESCENDING) for field, order in keys]) for keys in spec.indexes]
             )
+        heartbeat.stop()
+        temporary.delete_one({"_id": LEASE_ID})
         count = temporary.estimated_document_count()
         if count != table.num_rows:
             raise RuntimeError(f"collection {spec.name}: wrote {count} documents, expected {table.num_rows}")
         temporary.rename(spec.name, dropTarget=True)
     except BaseException:
+        heartbeat.stop()
         temporary.drop()
         raise
-    return {"documents": table.num_rows, "insert_seconds": inserted - started, "total_seconds": time.perf_counter() - started}
+    return {"documents": table.num_rows, "insert_seconds": inserted - started, "total_seconds": time.perf_counter() - started,
+            "stale_staging_dropped": dropped}
 
 
 def read_collection(database, spec: CollectionSpec, fields: list[str] | None = None) -> pa.Table:
@@ -96,6 +156,7 @@ class MongoCollectionIOManager(dg.ConfigurableIOManager):
                 "documents": dg.MetadataValue.int(obj.num_rows),
                 "indexes": ", ".join("+".join(f for f, _ in keys) for keys in spec.indexes),
                 "write_seconds": dg.MetadataValue.float(round(stats["total_seconds"], 3)),
+                "stale_staging_dropped": ", ".join(stats["stale_staging_dropped"]) or "none",
             }
         )
 

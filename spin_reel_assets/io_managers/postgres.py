@@ -4,6 +4,10 @@ Readers see the old table until the commit and the new one after it; a failed lo
 previous table as it was. Loading the same data twice gives the same table (idempotent). Tables are read back
 through ADBC (adbc-driver-postgresql), which about doubles the rate of a CSV COPY parsed with pyarrow; the load keeps
 its own binary COPY, which is faster than ADBC's ingest (``make bench-ingest`` measures all three).
+
+The staging table is created inside the load's transaction, so a load killed at any point (kill -9 included) leaves
+none behind: PostgreSQL rolls the transaction back when the connection goes. A staging table left by anything else
+(older code, a manual session) is dropped by the next load.
 """
 
 
