@@ -49,6 +49,14 @@ def cleaning_metadata(cleaned: Cleaned, rows_in: int, seconds: float, preview_co
         metadata[f"quarantine: {reason}"] = dg.MetadataValue.int(count)
     if cleaned.quarantine.num_rows:
         metadata["quarantine_preview"] = markdown_preview(cleaned.quarantine, rows=10)
-    for field, count in cleaned.extra.get("invalid_values_nulled", {}).items():
-        metadata[f"invalid values set null: {field}"] = dg.MetadataValue.int(count)
+    for key, value in cleaned.extra.items():
+        if key == "invalid_values_nulled":
+            for field, count in value.items():
+                metadata[f"invalid values set null: {field}"] = dg.MetadataValue.int(count)
+        elif isinstance(value, dict):
+            metadata[key] = dg.MetadataValue.json(value)
+        elif isinstance(value, (list, tuple)):
+            metadata[key] = ", ".join(map(str, value)) or "none"
+        else:
+            metadata[key] = dg.MetadataValue.int(int(value))
     return metadata

@@ -4,7 +4,7 @@ import time
 
 import dagster as dg
 
-from spin_reel_assets.cleaning.inputs import read_links, read_movielens_movies, read_ratings
+from spin_reel_assets.cleaning.inputs import InputError, read_links, read_movielens_movies, read_ratings
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, movies_from_movielens, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings as clean_rating_rows
 from spin_reel_assets.cleaning.ratings import movie_key_map
@@ -21,11 +21,16 @@ def _key_map(input_files: InputFilesResource):
     return movie_key_map(read_links(links)) if links else None
 
 
+def _unreadable(error: InputError) -> dg.Failure:
+    """A file that cannot be read at all: the run's only error is the one line naming the file and what is wrong."""
+    return dg.Failure(description=str(error))
+
+
 @dg.asset(
     deps=[file_key("ratings"), file_key("links")],
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
-    code_version="2",
+    code_version="3",
     owners=OWNERS,
     tags={"stage": "ingest"},
     automation_condition=EAGER,
@@ -43,8 +48,11 @@ def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesReso
     if path is None:
         raise dg.Failure(f"no ratings file in {input_files.data_dir} (ratings.csv, ratings.dat or u.data)")
     started = time.perf_counter()
-    raw = read_ratings(path)
-    key_map = _key_map(input_files)
+    try:
+        raw = read_ratings(path)
+        key_map = _key_map(input_files)
+    except InputError as error:
+        raise _unreadable(error) from None
     cleaned = clean_rating_rows(raw, key_map)
     cleaned.source = str(path)
     rows_in = raw.table.num_rows + len(raw.bad_lines)
@@ -62,7 +70,7 @@ def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesReso
     deps=[file_key("tmdb"), file_key("movies"), file_key("links")],
     group_name="ingest",
     kinds={"parquet", "pyarrow"},
-    code_version="1",
+    code_version="2",
     owners=OWNERS,
     tags={"stage": "ingest"},
     automation_condition=EAGER,
@@ -78,12 +86,14 @@ def clean_movies(context: dg.AssetExecutionContext, input_files: InputFilesResou
     genres are the metadata.
     """
     started = time.perf_counter()
-    key_map = _key_map(input_files)
-    movies_path = input_files.path("movies")
-    movielens = MovieLensIndex(read_movielens_movies(movies_path) if movies_path else None, key_map)
-    tmdb_path = input_files.path("tmdb")
-    if tmdb_path is not None:
-        raw = read_tmdb(tmdb_path)
+    movies_path, tmdb_path = input_files.path("movies"), input_files.path("tmdb")
+    try:
+        key_map = _key_map(input_files)
+        movielens = MovieLensIndex(read_movielens_movies(movies_path) if movies_path else None, key_map)
+        raw = read_tmdb(tmdb_path) if tmdb_path is not None else None
+    except InputError as error:
+        raise _unreadable(error) from None
+    if raw is not None:
         cleaned = clean_tmdb(raw, movielens)
         cleaned.source = str(tmdb_path)
         rows_in = raw.table.num_rows + len(raw.bad_lines)
