@@ -120,7 +120,7 @@ def main() -> None:
           f"{len(split.tuning_users)} tuning / {len(split.evaluation_users)} evaluation users, "
           f"{len(split.new_users)} simulated new users; content {model.dim} dims, "
           f"{time.perf_counter() - started:.1f} s", flush=True)
-    key = f"{args.protocol}-{args.seed}"
+    key = f"{args.protocol}-{args.seed}-{hashlib.sha1(split.train.tobytes()).hexdigest()[:12]}"
     spark = local_session()
 
     if args.tune_als:

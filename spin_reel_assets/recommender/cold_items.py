@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .content import build_index, ivf_index, search
+
 
 @dataclass(frozen=True)
 class ContentToFactors:
@@ -71,3 +73,20 @@ def complete_item_factors(item_factors: np.ndarray, content_vectors: np.ndarray,
     predicted = cold & (np.abs(content_vectors).sum(axis=1) > 0)
     completed[predicted] = mapping.predict(content_vectors[predicted])
     return completed, predicted
+
+
+def cold_candidates(profiles: np.ndarray, content_vectors: np.ndarray, cold: np.ndarray, m: int = 50,
+                    exact_max: int = 50_000) -> np.ndarray:
+    """Each profile's ``m`` nearest items among the ``cold`` ones (boolean per item: no fitted factors), as item
+    indices (n_profiles × m, -1 padded): the hybrid's candidates from the movies nobody rated, which the ALS scan
+    never proposes and a content search over the whole catalogue rarely reaches. Exact up to ``exact_max`` cold
+    items, IVF above."""
+    cold_items = np.flatnonzero(cold)
+    out = np.full((len(profiles), m), -1, dtype=np.int64)
+    if len(cold_items) == 0 or m == 0:
+        return out
+    vectors = np.ascontiguousarray(content_vectors[cold_items], dtype=np.float32)
+    index = build_index(vectors, exact_max=len(vectors)) if len(vectors) <= exact_max else ivf_index(vectors)
+    _, found = search(index, profiles, min(m, len(cold_items)))
+    out[:, : found.shape[1]] = np.where(found >= 0, cold_items[np.maximum(found, 0)], -1)
+    return out

@@ -74,6 +74,7 @@ class Scorer:
     prior: np.ndarray | None = None  # per item, in [0, 1]; default: popularity_prior of the train ratings
     clock: RatingClock | None = None  # rating times: a time-aware prior instead (see Blender)
     popular_candidates: int = 100  # the most rated items join every user's candidates, for the prior to rank
+    cold_candidates: int = 50  # and each user's nearest items without fitted factors (cold_items.cold_candidates)
 
     def __post_init__(self):
         self.fitted = np.flatnonzero(~np.isnan(self.item_factors).any(axis=1))
@@ -89,10 +90,12 @@ class Scorer:
     def _blocks(self, users: np.ndarray) -> list:
         if self._cache is None or not np.array_equal(self._cache[0], users):
             rated = self.train[users]
+            profiles = hybrid.content_profiles(rated, self.content_vectors)
             blocks = list(hybrid.user_candidates(
-                self.user_factors[users], self.completed, hybrid.content_profiles(rated, self.content_vectors),
-                self.content_vectors, rated, self.candidates, self.content_index, self.fitted,
-                extra_items=top_items(hybrid.popularity_scores(self.train), self.popular_candidates),
+                self.user_factors[users], self.completed, profiles, self.content_vectors, rated, self.candidates,
+                self.content_index, self.fitted, extra_items=extra_candidates(
+                    self.train, profiles, self.content_vectors, self.imputed, self.popular_candidates,
+                    self.cold_candidates),
             ))
             self._cache = (users, blocks)
         return self._cache[1]
@@ -156,8 +159,18 @@ COLD_ROUTES = ("neighbours", "ridge")
 
 
 def top_items(popularity: np.ndarray, n: int) -> np.ndarray:
-    """The n items with the most ratings (ties → lower index), the extra candidates of every user."""
+    """The n items with the most ratings (ties → lower index)."""
     return np.lexsort((np.arange(len(popularity)), -np.asarray(popularity)))[:n]
+
+
+def extra_candidates(train: sp.csr_matrix, profiles: np.ndarray, content_vectors: np.ndarray, completed: np.ndarray,
+                     popular: int = 100, cold: int = 50) -> np.ndarray:
+    """The ``extra_items`` of ``hybrid.user_candidates`` for the rows of ``profiles``: the ``popular`` most rated
+    items (for the prior) and each row's ``cold`` nearest items among those with completed (not fitted) factors
+    (rows × (popular + cold), -1 padded). The hybrid_recommendations asset passes the same."""
+    top = top_items(hybrid.popularity_scores(train), popular)
+    top = np.broadcast_to(top, (len(profiles), len(top)))
+    return np.concatenate([top, cold_items.cold_candidates(profiles, content_vectors, completed, cold)], axis=1)
 
 
 def complete_factors(item_factors: np.ndarray, content_vectors: np.ndarray, route: str,

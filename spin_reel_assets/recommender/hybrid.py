@@ -55,7 +55,8 @@ def user_candidates(
     A user's candidates are the ``candidates`` best unseen items by ALS among ``als_items`` (by default every
     item with factors; pass the items with fitted factors so imputed ones do not widen the exact ALS scan) and the
     2 × ``candidates`` nearest items to the user's content profile in ``content_index`` (rows are items; exact
-    search when None), and ``extra_items`` for every user (e.g. the most popular, for a prior signal to rank).
+    search when None), and ``extra_items``: items for every user (1-d, e.g. the most popular, for a prior signal
+    to rank) or per user (n_users × m, -1 padded, e.g. the nearest unrated movies).
     Both signals are then computed exactly on the union; seen items score -inf, items without
     factors NaN for ALS. Peak memory is about 4 bytes × ``block_size`` × (|als_items| + 3 × ``candidates`` ×
     (rank + content dimension)).
@@ -93,8 +94,9 @@ def user_candidates(
         als_candidates = np.where(np.take_along_axis(als, best, axis=1) > -np.inf, als_items[best], -1)
         _, content_candidates = search(content_index, profiles[users], n_content)
         parts = [als_candidates, content_candidates]
-        if extra_items is not None and len(extra_items):
-            parts.append(np.broadcast_to(np.asarray(extra_items, dtype=np.int64), (len(users), len(extra_items))))
+        if extra_items is not None and np.size(extra_items):
+            extra = np.asarray(extra_items, dtype=np.int64)
+            parts.append(extra[users] if extra.ndim == 2 else np.broadcast_to(extra, (len(users), len(extra))))
         candidate = _unique_rows(np.concatenate(parts, axis=1))
         # Stage 2: both signals exactly on the union.
         safe = np.maximum(candidate, 0)

@@ -86,8 +86,8 @@ def protocol_split(
     protocol: str = "temporal",
     test_fraction: float = 0.2,
     new_user_share: float = 0.2,
-    new_user_max_ratings: int = 5,
-    tuning_fraction: float = 0.25,
+    new_user_max_ratings: int = 20,
+    tuning_fraction: float = 0.5,
     max_tuning_users: int = 5_000,
     max_evaluation_users: int = 20_000,
     seed: int = DEFAULT_SEED,
@@ -103,8 +103,12 @@ def protocol_split(
 
     New users: MovieLens only ships users with at least 20 ratings, so users with 1–5 known ratings are simulated.
     A seeded ``new_user_share`` of the users with test ratings keeps only its first k training ratings by time,
-    k drawn uniformly from 1..``new_user_max_ratings``; the rest of their training history is withheld (neither
+    k drawn log-uniformly from 1..``new_user_max_ratings`` (about 60 % at 1–5 for the default 20, the rest at
+    6–20: both small-history segments get users); the rest of their training history is withheld (neither
     train nor test), their test ratings stay as they are. 0 disables it.
+
+    ``tuning_fraction`` of the users with test ratings choose the weights (half by default: on a 610-user sample
+    a quarter, 152 users, gave segment weights that did not carry over to the evaluation users).
 
     Tuning and evaluation users are drawn separately among new and other users, so both groups hold both kinds.
     """
@@ -125,7 +129,8 @@ def protocol_split(
     if len(new_users):
         n_users = int(user_idx.max()) + 1
         keep = np.zeros(n_users, dtype=np.int64)
-        keep[new_users] = rng.integers(1, new_user_max_ratings + 1, size=len(new_users))
+        drawn = np.exp(rng.uniform(0.0, np.log(new_user_max_ratings + 1), size=len(new_users)))
+        keep[new_users] = np.clip(np.floor(drawn), 1, new_user_max_ratings).astype(np.int64)
         # Rank of each training row within its user's training rows by time (stable: input order breaks ties).
         rows = np.flatnonzero(is_train)
         order = rows[np.lexsort((timestamps[rows], user_idx[rows]))]

@@ -81,7 +81,7 @@ def test_temporal_protocol_never_trains_on_a_rating_after_a_test_rating():
     from spin_reel_assets.recommender.split import protocol_split
 
     users, times = _ratings()
-    split = protocol_split(users, times, "temporal", test_fraction=0.2, new_user_share=0.25, seed=3)
+    split = protocol_split(users, times, "temporal", test_fraction=0.2, new_user_share=0.25, new_user_max_ratings=5, seed=3)
     assert not (split.train & split.test).any()
     for user in np.unique(users):
         train_times, test_times = times[(users == user) & split.train], times[(users == user) & split.test]
