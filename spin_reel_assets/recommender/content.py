@@ -8,7 +8,7 @@ L2-normalized, so inner products are cosine similarities; a text with no known t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import faiss
@@ -177,3 +177,179 @@ def _tag_tokens(prefix: str, names: list[str] | None) -> str:
     """Space-separated ``prefix_snake_case`` tokens of the non-empty names."""
     words = (_NON_WORD.sub("_", name.lower()).strip("_") for name in names or ())
     return " ".join(f"{prefix}_{word}" for word in words if word)
+
+
+# --- field-wise content vectors -----------------------------------------------------------------
+#
+# Each TMDB field becomes its own L2-normalized block (zero when the movie lacks the field); a movie's vector is
+# the concatenation of the blocks scaled by sqrt(field weight), L2-normalized. The inner product of two vectors is
+# then a weighted sum of per-field cosines, and the weights are chosen on validation (``choose_field_weights``)
+# without refitting anything: ``weigh_fields`` rescales the blocks.
+
+# MongoDB document fields the content model reads (the faiss_index asset's projection).
+SOURCE_FIELDS = ("title", "tagline", "overview", "genres", "keywords", "production_companies",
+                 "production_countries", "original_language", "year", "vote_average", "vote_count")
+# Block dimensions; tag fields through hashed TF-IDF and a truncated SVD, numbers as soft bins. About 128 in all,
+# like the text-only model, so the FAISS index does not grow.
+FIELD_DIMS = {"text": 40, "genres": 16, "keywords": 24, "companies": 12, "countries": 6, "language": 6,
+              "year": 11, "vote_average": 8, "vote_count": 5}
+_TAG_SOURCES = {"genres": "genres", "keywords": "keywords", "companies": "production_companies",
+                "countries": "production_countries"}
+_YEAR_CENTRES = np.linspace(1920, 2020, FIELD_DIMS["year"])
+_VOTE_CENTRES = np.linspace(2.0, 9.0, FIELD_DIMS["vote_average"])
+_COUNT_CENTRES = np.linspace(0.0, 4.0, FIELD_DIMS["vote_count"])  # log10(1 + vote count)
+
+
+@dataclass
+class FieldModel:
+    """Hashed TF-IDF → truncated SVD of one text or tag field. The SVD components are float32, n_features wide:
+    16 MB at most for the default 2^16 text features and 40 dimensions (the text-only model was 2^18 × 128)."""
+
+    vectorizer: HashingVectorizer
+    tfidf: TfidfTransformer
+    components: np.ndarray
+
+    def transform(self, documents: Sequence[str]) -> np.ndarray:
+        weighted = self.tfidf.transform(self.vectorizer.transform(documents))
+        return np.asarray(weighted @ self.components.T, dtype=np.float32)
+
+
+@dataclass
+class MovieContentModel:
+    """The fitted field models, the block layout (field → column slice) and the field weights of the vectors it
+    embeds (1 for every field unless chosen otherwise)."""
+
+    fields: dict[str, FieldModel]
+    layout: dict[str, tuple[int, int]]
+    weights: dict[str, float]
+
+    @property
+    def dim(self) -> int:
+        return max(stop for _, stop in self.layout.values())
+
+
+def movie_fields(columns: dict[str, Sequence]) -> dict[str, list[str] | np.ndarray]:
+    """The per-field inputs of the content model from document columns (``SOURCE_FIELDS``; None counts as
+    missing): documents for the text and tag fields, float arrays (NaN when missing) for the numbers."""
+    n = len(columns["title"])
+    get = lambda name: columns.get(name) or [None] * n  # noqa: E731
+    fields: dict[str, list[str] | np.ndarray] = {
+        "text": [" ".join(part for part in parts if part) for parts in zip(get("title"), get("tagline"), get("overview"))],
+        **{field: [_tag_tokens("t", names) for names in get(source)] for field, source in _TAG_SOURCES.items()},
+        "language": [f"lang_{code}" if code else "" for code in get("original_language")],
+    }
+    for name in ("year", "vote_average", "vote_count"):
+        fields[name] = np.array([np.nan if value is None else float(value) for value in get(name)], dtype=np.float64)
+    return fields
+
+
+def fit_movie_content(fields: dict, dims: dict[str, int] | None = None, weights: dict[str, float] | None = None,
+                      seed: int = DEFAULT_SEED, svd_sample: int = 200_000,
+                      block_size: int = 50_000) -> tuple[MovieContentModel, np.ndarray]:
+    """Fit one model per text/tag field on a seeded sample of at most ``svd_sample`` movies and embed every movie:
+    returns the model and the weighted, L2-normalized vectors (n × model.dim float32)."""
+    dims = {**FIELD_DIMS, **(dims or {})}
+    n = len(fields["text"])
+    sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, svd_sample), replace=False))
+    models, layout, start = {}, {}, 0
+    for name in FIELD_DIMS:
+        if name in ("year", "vote_average", "vote_count"):
+            width = dims[name]
+        else:
+            models[name] = _fit_field(name, [fields[name][i] for i in sample], dims[name], seed)
+            width = models[name].components.shape[0]
+        layout[name] = (start, start + width)
+        start += width
+    model = MovieContentModel(models, layout, {name: 1.0 for name in layout})
+    if weights:
+        model.weights.update(weights)
+    blocks = embed_fields(model, fields, block_size)
+    return model, weigh_fields(blocks, model.layout, model.weights)
+
+
+def embed_fields(model: MovieContentModel, fields: dict, block_size: int = 50_000) -> np.ndarray:
+    """Unweighted field blocks of every movie (n × model.dim float32): each block L2-normalized or zero."""
+    n = len(fields["text"])
+    blocks = np.zeros((n, model.dim), dtype=np.float32)
+    for name, (lo, hi) in model.layout.items():
+        for start in range(0, n, block_size):
+            rows = slice(start, min(start + block_size, n))
+            if name in model.fields:
+                part = model.fields[name].transform(fields[name][rows])
+            else:
+                part = _soft_bins(name, np.asarray(fields[name][rows]), fields, rows)
+            blocks[rows, lo:hi] = l2_normalize(part)
+    return blocks
+
+
+def weigh_fields(blocks: np.ndarray, layout: dict[str, tuple[int, int]], weights: dict[str, float]) -> np.ndarray:
+    """Vectors from unweighted field blocks: each block times sqrt(its weight), then L2-normalized."""
+    scale = np.ones(blocks.shape[1], dtype=np.float32)
+    for name, (lo, hi) in layout.items():
+        scale[lo:hi] = np.sqrt(max(weights.get(name, 1.0), 0.0))
+    return l2_normalize(blocks * scale)
+
+
+def choose_field_weights(evaluate: Callable[[dict[str, float]], float], fields: Sequence[str],
+                         grid: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0), rounds: int = 2,
+                         ) -> tuple[dict[str, float], dict[str, float]]:
+    """Coordinate ascent of the field weights from all ones: per round, each field in turn takes the grid value
+    with the best ``evaluate(weights)`` (higher is better, e.g. content-alone nDCG on tuning users), the others
+    fixed. Returns the weights and every evaluated point's score (key: ``field=value,...``). Ties keep the
+    current value."""
+    weights = {name: 1.0 for name in fields}
+    scores: dict[str, float] = {}
+
+    def score(candidate: dict[str, float]) -> float:
+        key = ",".join(f"{name}={value:g}" for name, value in candidate.items())
+        if key not in scores:
+            scores[key] = float(evaluate(dict(candidate)))
+        return scores[key]
+
+    for _ in range(rounds):
+        changed = False
+        for name in fields:
+            best_value, best_score = weights[name], score(weights)
+            for value in grid:
+                trial = {**weights, name: float(value)}
+                if any(trial.values()) and score(trial) > best_score:
+                    best_value, best_score = float(value), score(trial)
+            changed |= best_value != weights[name]
+            weights[name] = best_value
+        if not changed:
+            break
+    return weights, scores
+
+
+def _fit_field(name: str, documents: list[str], dim: int, seed: int) -> FieldModel:
+    text = name == "text"
+    vectorizer = HashingVectorizer(
+        n_features=2**16 if text else 2**14, alternate_sign=False, norm=None, dtype=np.float32,
+        **({"stop_words": "english", "ngram_range": (1, 2)} if text else {"token_pattern": r"\S+", "lowercase": False}),
+    )
+    counts = vectorizer.transform(documents)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
+    n_terms = int(np.count_nonzero(np.bincount(counts.indices, minlength=counts.shape[1])))
+    n_components = max(1, min(dim, len(documents) - 1, n_terms - 1))
+    if n_terms < 2:
+        components = np.zeros((n_components, counts.shape[1]), dtype=np.float32)
+    else:
+        svd = TruncatedSVD(n_components=n_components, random_state=seed).fit(tfidf.transform(counts))
+        components = svd.components_.astype(np.float32)
+    return FieldModel(vectorizer, tfidf, components)
+
+
+def _soft_bins(name: str, values: np.ndarray, fields: dict, rows: slice) -> np.ndarray:
+    """Gaussian bumps around fixed centres (NaN → zero row): a year or a vote statistic as a small dense block,
+    so nearby values are similar. A vote average counts only as much as its vote count supports."""
+    if name == "year":
+        centres, width, strength = _YEAR_CENTRES, 8.0, 1.0
+    elif name == "vote_average":
+        centres, width = _VOTE_CENTRES, 0.75
+        counts = np.asarray(fields["vote_count"][rows], dtype=np.float64)
+        strength = np.nan_to_num(np.minimum(np.log10(1 + counts) / 2, 1.0))[:, None]  # full weight from ~100 votes
+    else:
+        centres, width, strength = _COUNT_CENTRES, 0.5, 1.0
+        values = np.log10(1 + values)
+    bumps = np.exp(-0.5 * ((values[:, None] - centres[None, :]) / width) ** 2) * strength
+    return np.nan_to_num(bumps).astype(np.float32)

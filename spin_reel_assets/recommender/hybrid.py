@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_TOP_N
 
-from .blend import blend
+from .blend import Blender, blend
 from .content import build_index, ivf_index, l2_normalize, search
 from .csr import rows_contain
 
@@ -47,6 +47,7 @@ def user_candidates(
     content_index: faiss.Index | None = None,
     als_items: np.ndarray | None = None,
     block_size: int = 1024,
+    extra_items: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Each user's candidate items with both signals, a block of users at a time: (users, items, ALS scores,
     content scores), the last three users × width, items ascending per row, -1 / -inf in unused slots.
@@ -54,7 +55,9 @@ def user_candidates(
     A user's candidates are the ``candidates`` best unseen items by ALS among ``als_items`` (by default every
     item with factors; pass the items with fitted factors so imputed ones do not widen the exact ALS scan) and the
     2 × ``candidates`` nearest items to the user's content profile in ``content_index`` (rows are items; exact
-    search when None). Both signals are then computed exactly on the union; seen items score -inf, items without
+    search when None), and ``extra_items``: items for every user (1-d, e.g. the most popular, for a prior signal
+    to rank) or per user (n_users × m, -1 padded, e.g. the nearest unrated movies).
+    Both signals are then computed exactly on the union; seen items score -inf, items without
     factors NaN for ALS. Peak memory is about 4 bytes × ``block_size`` × (|als_items| + 3 × ``candidates`` ×
     (rank + content dimension)).
     """
@@ -90,7 +93,11 @@ def user_candidates(
         best = _top_sorted(als, n_als)
         als_candidates = np.where(np.take_along_axis(als, best, axis=1) > -np.inf, als_items[best], -1)
         _, content_candidates = search(content_index, profiles[users], n_content)
-        candidate = _unique_rows(np.concatenate([als_candidates, content_candidates], axis=1))
+        parts = [als_candidates, content_candidates]
+        if extra_items is not None and np.size(extra_items):
+            extra = np.asarray(extra_items, dtype=np.int64)
+            parts.append(extra[users] if extra.ndim == 2 else np.broadcast_to(extra, (len(users), len(extra))))
+        candidate = _unique_rows(np.concatenate(parts, axis=1))
         # Stage 2: both signals exactly on the union.
         safe = np.maximum(candidate, 0)
         als_score = _batched_dot(item_factors[safe], user_factors[users])
@@ -102,10 +109,14 @@ def user_candidates(
 
 
 def rank_candidates(users: np.ndarray, candidate: np.ndarray, als_score: np.ndarray, content_score: np.ndarray,
-                    weight: float, n: int) -> dict[str, np.ndarray]:
+                    weight: "float | Blender", n: int) -> dict[str, np.ndarray]:
     """The top-n of each row of candidates (from ``user_candidates``) by the blend, min-max scaled per row over
-    the candidates; flat arrays as returned by ``recommend_users``."""
-    blended = blend(als_score, content_score, weight)
+    the candidates; flat arrays as returned by ``recommend_users``. ``weight`` is the ALS share of ``blend``, or a
+    ``Blender`` (weights per user segment, item prior, cold items)."""
+    if isinstance(weight, Blender):
+        blended = weight(users, candidate, als_score, content_score)
+    else:
+        blended = blend(als_score, content_score, weight)
     cols = _top_sorted(blended, min(n, blended.shape[1]))  # candidates are in item order: ties → lower item
     return _flatten(users, {
         "item": np.take_along_axis(candidate, cols, axis=1),
@@ -121,12 +132,13 @@ def recommend_users(
     profiles: np.ndarray,
     content_vectors: np.ndarray,
     seen: sp.csr_matrix,
-    weight: float,
+    weight: "float | Blender",
     n: int = DEFAULT_TOP_N,
     candidates: int = DEFAULT_CANDIDATES,
     content_index: faiss.Index | None = None,
     als_items: np.ndarray | None = None,
     block_size: int = 1024,
+    extra_items: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Every user's top-n unseen items by the blend of ALS (u·v) and content (profile·c) scores.
 
@@ -141,7 +153,7 @@ def recommend_users(
     parts = [
         rank_candidates(*block, weight, n)
         for block in user_candidates(user_factors, item_factors, profiles, content_vectors, seen, candidates,
-                                     content_index, als_items, block_size)
+                                     content_index, als_items, block_size, extra_items)
     ]
     if not parts:
         return _empty(_USER_KEYS)

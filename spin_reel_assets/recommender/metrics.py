@@ -98,3 +98,45 @@ def _hits(recommended: np.ndarray, relevant: sp.csr_matrix, k: int) -> tuple[np.
 
 def _mean(per_user: np.ndarray) -> float:
     return float(per_user.mean()) if len(per_user) else float("nan")
+
+
+# Users by number of training ratings: (label, fewest, most); the last segment is open-ended.
+USER_SEGMENTS = (("1-5", 1, 5), ("6-20", 6, 20), ("21-100", 21, 100), (">100", 101, None))
+
+
+def user_segment(n_train: np.ndarray, segments=USER_SEGMENTS) -> np.ndarray:
+    """Index into ``segments`` of each user's training-rating count (0 ratings counts as the first segment)."""
+    upper = [most for _, _, most in segments[:-1]]
+    return np.searchsorted(np.asarray(upper), np.asarray(n_train), side="left")
+
+
+def segment_report(recommended: np.ndarray, relevant: sp.csr_matrix, n_train: np.ndarray, cold_items: np.ndarray,
+                   k: int = 10, segments=USER_SEGMENTS) -> dict[str, float]:
+    """``ranking_report`` over all users plus, per user segment (by ``n_train``, each user's number of training
+    ratings), its nDCG@k and user count, and the hits on cold items (``cold_items``: boolean per item, no
+    training rating) vs warm ones.
+
+    Keys: ``ndcg@k users <label>``, ``users <label>`` (users with relevant items), ``cold hits@k`` and ``warm
+    hits@k`` (relevant (user, item) pairs in the top k), ``cold recall@k`` (cold hits / cold relevant pairs),
+    ``cold shown@k`` (top-k slots holding a cold item). A segment without users reports NaN.
+    """
+    recommended = np.asarray(recommended, dtype=np.int64)
+    report = ranking_report(recommended, relevant, relevant.shape[1], k)
+    hits, n_relevant = _hits(recommended, relevant, k)
+    evaluated = n_relevant > 0
+    segment = user_segment(n_train, segments)
+    for index, (label, _, _) in enumerate(segments):
+        rows = np.flatnonzero(segment == index)
+        report[f"ndcg@{k} users {label}"] = ndcg_at_k(recommended[rows], relevant[rows], k) if len(rows) else float("nan")
+        report[f"users {label}"] = float(np.count_nonzero(evaluated[rows]))
+    top = np.full((len(recommended), k), -1, dtype=np.int64)
+    top[:, : min(k, recommended.shape[1])] = recommended[:, :k]
+    cold = np.asarray(cold_items, dtype=bool)
+    on_cold = (top >= 0) & cold[np.maximum(top, 0)]
+    hit = hits.astype(bool) & evaluated[:, None]
+    relevant_cold = int(cold[sp.csr_matrix(relevant).indices].sum())
+    report[f"cold hits@{k}"] = float(np.count_nonzero(hit & on_cold))
+    report[f"warm hits@{k}"] = float(np.count_nonzero(hit & ~on_cold))
+    report[f"cold recall@{k}"] = report[f"cold hits@{k}"] / relevant_cold if relevant_cold else float("nan")
+    report[f"cold shown@{k}"] = float(np.count_nonzero(on_cold))
+    return report

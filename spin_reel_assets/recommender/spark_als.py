@@ -15,10 +15,24 @@ from spin_reel_assets.schema import MOVIE_ID, RATING, USER_ID
 class AlsParams:
     """ALS hyperparameters; the defaults of the als_model asset's ``AlsConfig``.
 
-    Chosen by ``bench/tune_als.py`` on the bundled sample (validation nDCG@10 inside the training split): rank 64,
-    regParam 0.5, alpha 1.0 gave ALS 0.189 / hybrid 0.198, against 0.161 / 0.176 for alpha 5 and regParam 0.05;
-    larger alpha (5, 20) over-trusts heavy raters, regParam 2 collapses the factors, rank 128 is no better and 5x
-    slower. Implicit preferences: explicit ALS reaches only ~0.006 on the same split (recommendation_quality).
+    Re-chosen on the temporal protocol (``split.protocol_split``: each user's last 20 % by time held out, 20 %
+    simulated new users, 152 tuning users) of the bundled sample by ``bench/quality.py --tune-als``, nDCG@10 on
+    the tuning users only (ALS alone / hybrid with segment weights), rank 64, 15 iterations:
+
+    | scaling | regParam | alpha | ALS | hybrid |
+    |---|---|---|---|---|
+    | none | 0.5 | 1 | **0.1033** | **0.1264** |
+    | log | 0.5 | 1 | 0.0974 | 0.1261 |
+    | bm25 | 0.5 | 1 | 0.0907 | 0.1245 |
+    | log | 0.1 | 1 | 0.1004 | 0.1240 |
+    | log | 0.1 | 3 | 0.0866 | 0.1182 |
+    | log | 1.0 | 1 | 0.0855 | 0.1230 |
+    | log | 1.0 | 3 | 0.0979 | 0.1262 |
+
+    So the raw rating stays the confidence (``scaling`` "none"): log and BM25 weighting (``scale_confidence``)
+    do not help ALS on this protocol. Earlier, on the stratified split: rank 64 / regParam 0.5 / alpha 1 beat
+    alpha 5 and regParam 0.05; alpha 5 and 20 over-trust heavy raters, regParam 2 collapses the factors, rank 128
+    was no better and 5x slower. Implicit preferences: explicit ALS reaches only ~0.006 (recommendation_quality).
     """
 
     rank: int = 64
@@ -28,6 +42,34 @@ class AlsParams:
     alpha: float = 1.0
     seed: int = 42
     num_blocks: int = 4
+    scaling: str = "none"  # confidence scaling of the ratings before ALS, see scale_confidence
+
+
+SCALINGS = ("none", "log", "bm25")
+
+
+def scale_confidence(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, scaling: str,
+                     k1: float = 100.0, b: float = 0.8) -> np.ndarray:
+    """The values implicit ALS turns into confidence (c = 1 + alpha·value), from ratings as index arrays.
+
+    ``none``: the rating itself; ``log``: log(1 + rating) (Hu, Koren & Volinsky), so a 5 is not ten times a 0.5;
+    ``bm25``: Okapi BM25 as in benfred/implicit, rating · (k1 + 1) / (k1 · (1 − b + b · n_u / mean n) + rating) ·
+    idf(item), which discounts heavy raters and popular items. A pure transform: same rows, same order.
+    """
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if scaling == "none":
+        return ratings.astype(np.float32)
+    if scaling == "log":
+        return np.log1p(ratings).astype(np.float32)
+    if scaling == "bm25":
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        per_user = np.bincount(users)
+        per_item = np.bincount(items)
+        n_users = np.count_nonzero(per_user)
+        idf = np.log(n_users / (1.0 + per_item))
+        length = (1.0 - b) + b * per_user / per_user[per_user > 0].mean()
+        return (ratings * (k1 + 1.0) / (k1 * length[users] + ratings) * idf[items]).astype(np.float32)
+    raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
 
 
 @dataclass

@@ -139,3 +139,59 @@ def test_search_in_blocks_pads_missing_neighbours():
     assert ids.dtype == np.int64 and scores.dtype == np.float32
     assert ids[:, 0].tolist() == [0, 1, 2] and (ids[:, 3] == -1).all()
     assert (scores[:, 3] == -np.inf).all() and (scores[:, 0] == 1.0).all()
+
+
+def _movie_columns(n: int = 40):
+    """Genres follow the topic; overviews are noise words; half the movies have no tagline, years spread."""
+    rng = np.random.default_rng(0)
+    topics = list(TOPICS)
+    labels = [topics[i % 4] for i in range(n)]
+    noise = "lorem ipsum dolor sit amet consectetur adipiscing elit sed tempor".split()
+    return {
+        "title": [f"movie {i}" for i in range(n)],
+        "tagline": [None if i % 2 else "a tagline" for i in range(n)],
+        "overview": [" ".join(rng.choice(noise, 6)) for _ in range(n)],
+        "genres": [[label.title(), "Drama"] for label in labels],
+        "keywords": [None] * n,
+        "production_companies": [["Studio A"]] * n,
+        "production_countries": [["France"]] * n,
+        "original_language": ["fr"] * n,
+        "year": [1950 + i for i in range(n)],
+        "vote_average": [6.0] * n,
+        "vote_count": [None] * n,
+    }, np.array(labels)
+
+
+def test_field_vectors_weigh_each_field_and_the_model_stays_small():
+    from spin_reel_assets.recommender.content import (FIELD_DIMS, embed_fields, fit_movie_content, movie_fields,
+                                                      weigh_fields)
+
+    columns, labels = _movie_columns()
+    fields = movie_fields(columns)
+    model, vectors = fit_movie_content(fields, seed=0)
+    assert vectors.shape == (40, model.dim) and set(model.layout) == set(FIELD_DIMS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    blocks = embed_fields(model, fields)
+    lo, hi = model.layout["vote_count"]
+    assert not blocks[:, lo:hi].any()  # no vote counts: a zero block, not a made-up one
+    assert sum(m.components.nbytes for m in model.fields.values()) < 20 * 2**20
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    genres_only = weigh_fields(blocks, model.layout, {name: float(name == "genres") for name in model.layout})
+    text_only = weigh_fields(blocks, model.layout, {name: float(name == "text") for name in model.layout})
+    gap = lambda v: (v @ v.T)[same].mean() - (v @ v.T)[~same & ~np.eye(40, dtype=bool)].mean()  # noqa: E731
+    assert gap(genres_only) > 0.5 > abs(gap(text_only))
+    # a pickled model embeds the same vectors
+    again = pickle.loads(pickle.dumps(model))
+    assert np.allclose(embed_fields(again, movie_fields(columns)), blocks, atol=1e-5)
+
+
+def test_field_weight_search_moves_weight_to_the_informative_field():
+    from spin_reel_assets.recommender.content import choose_field_weights
+
+    # A score that grows with the genre weight relative to the others: the search must raise it and lower text.
+    def evaluate(weights):
+        return weights["genres"] / (1 + weights["genres"] + weights["text"])
+
+    weights, scores = choose_field_weights(evaluate, ["text", "genres"], grid=(0.0, 1.0, 4.0))
+    assert weights == {"text": 0.0, "genres": 4.0} and max(scores.values()) == pytest.approx(0.8)

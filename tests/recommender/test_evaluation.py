@@ -58,3 +58,55 @@ def test_a_model_ranked_alone_needs_no_imputation():
     assert imputing.imputed.any() and not plain.imputed.any()
     users = np.arange(60)
     assert np.array_equal(imputing.top_k(1.0, 10, users, imputed=False), plain.top_k(1.0, 10, users))
+
+
+def _moved(test: sp.csr_matrix, users: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """``test`` with the held-out ratings of ``users`` moved to other items."""
+    moved = test.tolil()
+    for user in users:
+        items = moved.rows[user]
+        moved.rows[user] = sorted({(item + 7) % n_items for item in items})
+        moved.data[user] = [1.0] * len(moved.rows[user])
+    return moved.tocsr()
+
+
+def test_blend_weights_are_chosen_on_tuning_users_only():
+    from spin_reel_assets.recommender.evaluation import search_blend_weights
+    from spin_reel_assets.recommender.blend import simplex_grid
+
+    scorer, test = _planted()
+    tuning, evaluation = np.arange(0, 60, 2), np.arange(1, 60, 2)
+    grid = {"shares": simplex_grid(0.25), "cold_als_grid": (1.0,)}
+    chosen = search_blend_weights(scorer, test, tuning, **grid)
+    again = search_blend_weights(scorer, _moved(test, evaluation, 40), tuning, **grid)
+    assert again == chosen and again.grid == chosen.grid
+    # the same move on tuning users does change what the search sees
+    assert search_blend_weights(scorer, _moved(test, tuning, 40), tuning, **grid).grid != chosen.grid
+
+
+def test_segment_weights_apply_per_user_and_cold_items_get_their_als_factor():
+    from spin_reel_assets.recommender.blend import Blender, BlendWeights, SignalWeights
+
+    segments = (("few", 1, 5), ("many", 6, None))
+    weights = BlendWeights(segments, (SignalWeights(0.0, 0.0, 1.0), SignalWeights(1.0, 0.0, 0.0, cold_als=0.5)))
+    prior = np.array([0.0, 1.0, 0.5], dtype=np.float32)
+    fitted = np.array([True, True, False])
+    blender = Blender(weights, n_train=np.array([3, 50]), prior=prior, fitted=fitted)
+    candidate = np.array([[0, 1, 2], [0, 1, 2]])
+    als = np.array([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
+    content = np.array([[1.0, 0.0, -np.inf], [0.0, 0.0, 0.0]])
+    out = blender(np.array([0, 1]), candidate, als, content)
+    # user 0 (3 ratings): the prior alone, item 2 excluded by content; user 1: ALS scaled to [0, 0.5, 1],
+    # the unfitted item 2 at half its ALS share.
+    assert out[0].tolist() == [0.0, 1.0, -np.inf]
+    assert out[1].tolist() == [0.0, 0.5, 0.5]
+    assert BlendWeights.from_dict(weights.to_dict()) == weights
+
+
+def test_ease_reference_is_refused_above_its_item_budget():
+    from spin_reel_assets.recommender.evaluation import ease_top_k
+
+    scorer, test = _planted()
+    top = ease_top_k(scorer.train, np.arange(10), k=5, regularization=1.0)
+    assert top.shape == (10, 5) and not scorer.train[np.arange(10)].toarray()[np.arange(10)[:, None], top].any()
+    assert ease_top_k(scorer.train, np.arange(10), k=5, max_items=10) is None

@@ -106,3 +106,29 @@ def test_ranking_report_keys_follow_k():
     assert report == pytest.approx(
         {"precision@3": 2 / 9, "recall@3": 0.5, "ndcg@3": 0.462284, "map@3": 1.25 / 3, "coverage": 4 / 6}, abs=1e-6
     )
+
+
+def test_segment_report_against_hand_computed_values():
+    from spin_reel_assets.recommender.metrics import segment_report, user_segment
+
+    # 3 users, 6 items; item 5 is cold (no training rating). Training-rating counts put the users in
+    # segments 1-5 (3 ratings), 6-20 (6) and >100 (150).
+    relevant = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 1],
+                                       [0, 1, 0, 0, 0, 0],
+                                       [0, 0, 1, 1, 0, 0]], dtype=np.float32))
+    recommended = np.array([[5, 1], [2, 1], [3, -1]])
+    n_train = np.array([3, 6, 150])
+    cold = np.array([False, False, False, False, False, True])
+    assert user_segment(np.array([0, 1, 5, 6, 20, 21, 100, 101])).tolist() == [0, 0, 0, 1, 1, 2, 2, 3]
+    report = segment_report(recommended, relevant, n_train, cold, k=2)
+    d = 1 / np.log2(3)  # discount of rank 2
+    # user 0: hit at rank 1 (cold item 5), 2 relevant → 1 / (1 + d); user 1: hit at rank 2, 1 relevant → d;
+    # user 2: hit at rank 1, 2 relevant → 1 / (1 + d).
+    assert report["ndcg@2 users 1-5"] == pytest.approx(1 / (1 + d))
+    assert report["ndcg@2 users 6-20"] == pytest.approx(d)
+    assert np.isnan(report["ndcg@2 users 21-100"]) and report["users 21-100"] == 0
+    assert report["ndcg@2 users >100"] == pytest.approx(1 / (1 + d))
+    assert report["ndcg@2"] == pytest.approx((2 / (1 + d) + d) / 3)
+    assert report["users 1-5"] == report["users 6-20"] == report["users >100"] == 1
+    assert report["cold hits@2"] == 1 and report["warm hits@2"] == 2
+    assert report["cold recall@2"] == 1.0 and report["cold shown@2"] == 1

@@ -67,3 +67,57 @@ def test_split_edge_cases():
         stratified_split(np.array([0, 0]), test_fraction=1.5)
     with pytest.raises(ValueError):
         temporal_split(np.array([0, 0]), np.array([1]))
+
+
+def _ratings(n_users: int = 80, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(20, 60, n_users)
+    users = np.repeat(np.arange(n_users), sizes)
+    order = rng.permutation(len(users))
+    return users[order], rng.integers(0, 10**9, len(users))[order]
+
+
+def test_temporal_protocol_never_trains_on_a_rating_after_a_test_rating():
+    from spin_reel_assets.recommender.split import protocol_split
+
+    users, times = _ratings()
+    split = protocol_split(users, times, "temporal", test_fraction=0.2, new_user_share=0.25, new_user_max_ratings=5, seed=3)
+    assert not (split.train & split.test).any()
+    for user in np.unique(users):
+        train_times, test_times = times[(users == user) & split.train], times[(users == user) & split.test]
+        assert len(test_times) and len(train_times)
+        assert train_times.max() <= test_times.min()
+    # simulated new users keep their first 1..5 training ratings by time; their test ratings stay
+    n_train = np.bincount(users[split.train], minlength=80)
+    assert len(split.new_users) == 20 and (n_train[split.new_users] <= 5).all() and (n_train[split.new_users] >= 1).all()
+    for user in split.new_users[:5]:
+        mine = users == user
+        kept = np.sort(times[mine & split.train])
+        assert np.array_equal(kept, np.sort(times[mine & ~split.test])[: len(kept)])
+    others = np.setdiff1d(np.arange(80), split.new_users)
+    assert (n_train[others] + np.bincount(users[split.test], minlength=80)[others] == np.bincount(users)[others]).all()
+
+
+def test_protocol_users_are_disjoint_seeded_groups_holding_both_kinds():
+    from spin_reel_assets.recommender.split import protocol_split
+
+    users, times = _ratings()
+    split = protocol_split(users, times, seed=5)
+    assert not set(split.tuning_users) & set(split.evaluation_users)
+    assert set(split.tuning_users) | set(split.evaluation_users) == set(range(80))
+    assert set(split.new_users) & set(split.tuning_users) and set(split.new_users) & set(split.evaluation_users)
+    again = protocol_split(users, times, seed=5)
+    assert np.array_equal(split.tuning_users, again.tuning_users) and np.array_equal(split.train, again.train)
+    capped = protocol_split(users, times, seed=5, max_tuning_users=7, max_evaluation_users=9)
+    assert len(capped.tuning_users) == 7 and len(capped.evaluation_users) == 9
+
+
+def test_stratified_protocol_is_selectable():
+    from spin_reel_assets.recommender.split import protocol_split
+
+    users, times = _ratings()
+    split = protocol_split(users, times, "stratified", test_fraction=0.25, new_user_share=0.0, seed=42)
+    assert np.array_equal(split.test, stratified_split(users, 0.25, 42))
+    assert np.array_equal(split.train, ~split.test) and len(split.new_users) == 0
+    with pytest.raises(ValueError):
+        protocol_split(users, times, "random")
