@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import serving_form
 from .cold_start import ItemVectors
@@ -180,6 +181,9 @@ class ArtifactStore:
     written version keeps the previous one served."""
 
     def __init__(self, directory: str | Path, check_seconds: float = 1.0, cache_dir: str | Path | None = None):
+        # A request multiplies small matrices (the cold start's scans): OpenBLAS's helper threads cost more than
+        # they bring there, and spin on the cores the request threads and the other workers need.
+        threadpool_limits(limits=1, user_api="blas")
         self.directory = Path(directory)
         self.cache_dir = Path(cache_dir) if cache_dir else serving_form.default_cache_dir(self.directory)
         self._check_seconds = check_seconds

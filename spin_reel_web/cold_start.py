@@ -19,7 +19,7 @@ from spin_reel_assets.recommender.blend import blend, row_bounds
 
 from .ivf import InvertedIndex, NormOrdered
 
-DEFAULT_BUDGET = 32_768  # movies scanned for the best content candidates
+DEFAULT_BUDGET = 65_536  # movies scanned for the best content candidates (recall@20 0.95-0.97 at 1M)
 DEFAULT_BOUNDS_BUDGET = 8_192  # movies scanned for the content minimum
 DEFAULT_CANDIDATES = 1_024  # per signal, re-scored exactly on both
 REGULARIZATION = 0.1  # of the folded-in user factor, as in recommend_from_liked
