@@ -73,3 +73,8 @@ bench-web: provision-test stores
 
 clean:
 	rm -rf $(STATE) artifacts test-artifacts
+
+# The web app at real scale: 162k users x 1M movies beside the sample, same run (see bench/web.py --scale).
+.PHONY: bench-web-scale
+bench-web-scale: provision-test stores
+	$(PY) bench/web.py --scale

@@ -1,9 +1,14 @@
-"""The hybrid recommender's Parquet artifacts, held in memory and reloaded when the files change on disk."""
+"""The hybrid recommender's artifacts as this process serves them: a memory-mapped serving form (see
+``serving_form``) behind lookups by binary search, switched to a new version when the published files change.
+
+Nothing per row is a Python object: a snapshot is a few numpy views of mapped files, so a worker starts in
+milliseconds once the serving form exists, and every worker shares its pages through the OS page cache.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -11,52 +16,60 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
-from spin_reel_assets.schema import (
-    HYBRID_MANIFEST_PATH,
-    ITEM_EMBEDDINGS_PATH,
-    MOVIE_ID,
-    SIMILAR_MOVIES_PATH,
-    USER_ID,
-    USER_RECOMMENDATIONS_PATH,
-)
+from . import serving_form
+from .cold_start import ItemVectors
+from .ivf import InvertedIndex, NormOrdered
+from .serving_form import MISSING_ID, InconsistentArtifacts
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_PATHS = (USER_RECOMMENDATIONS_PATH, SIMILAR_MOVIES_PATH, ITEM_EMBEDDINGS_PATH, HYBRID_MANIFEST_PATH)
-MISSING_ID = -1  # stands for a null id in the in-memory int64 columns
+FAILED_RETRY_SECONDS = 60.0  # a version that failed to build is tried again after this long
 
 
 class RankedLists:
     """Ranked rows grouped by a key (a user, or a movie): ``get(key, n)`` returns the first n as plain dicts.
 
-    Columns are numpy arrays sorted by (key, rank); ``bounds`` maps each key to its slice, so a lookup is
-    a dict access plus a few ``tolist()`` calls on short slices."""
+    ``keys`` is sorted and ``stops[i]`` ends key i's rows (which start at ``stops[i - 1]``) in the columns; a
+    lookup is a binary search plus a few ``tolist()`` calls on short slices. With ``share_weight``, rows also
+    carry ``content_share`` (see ``content_share``)."""
 
-    def __init__(self, keys: np.ndarray, columns: dict[str, np.ndarray]):
-        order = np.lexsort((columns["rank"], keys))
-        keys = keys[order]
-        self.columns = {name: values[order] for name, values in columns.items()}
-        self.keys, starts = np.unique(keys, return_index=True)
-        stops = np.append(starts[1:], len(keys))
-        self.bounds = dict(zip(self.keys.tolist(), zip(starts.tolist(), stops.tolist())))
+    def __init__(self, keys: np.ndarray, stops: np.ndarray, columns: dict[str, np.ndarray],
+                 share_weight: float | None = None):
+        self.keys = keys
+        self.stops = stops
+        self.columns = columns
+        self.share_weight = share_weight
+
+    @classmethod
+    def from_rows(cls, keys: np.ndarray, columns: dict[str, np.ndarray], share_weight: float | None = None) -> RankedLists:
+        rows, index = serving_form.group_rows(keys, np.asarray(columns["rank"]), {k: v for k, v in columns.items() if k != "rank"})
+        return cls(index["key"], index["stop"], rows, share_weight)
+
+    def _bounds(self, key: int) -> tuple[int, int] | None:
+        at = int(np.searchsorted(self.keys, key))
+        if at == len(self.keys) or self.keys[at] != key:
+            return None
+        return (int(self.stops[at - 1]) if at else 0), int(self.stops[at])
 
     def __contains__(self, key: int) -> bool:
-        return key in self.bounds
+        return self._bounds(key) is not None
 
     def __len__(self) -> int:
-        return len(self.bounds)
+        return len(self.keys)
 
     def get(self, key: int, n: int) -> list[dict] | None:
-        bounds = self.bounds.get(key)
+        bounds = self._bounds(key)
         if bounds is None:
             return None
         start, stop = bounds[0], min(bounds[1], bounds[0] + n)
-        values = {name: _plain(column[start:stop]) for name, column in self.columns.items()}
-        return [dict(zip(values, row)) for row in zip(*values.values())]
+        values = {name: column[start:stop] for name, column in self.columns.items()}
+        if self.share_weight is not None:
+            values["content_share"] = content_share(_rounded(values["content_score"]), _rounded(values["als_score"]),
+                                                    self.share_weight)
+        plain = {name: _plain(column) for name, column in values.items()}
+        return [dict(zip(plain, row)) for row in zip(*plain.values())]
 
     def nearest_keys(self, key: int, count: int) -> list[int]:
         """Existing keys closest to ``key`` (for "did you mean" suggestions)."""
@@ -65,42 +78,16 @@ class RankedLists:
         return sorted(window, key=lambda candidate: (abs(candidate - key), candidate))[:count]
 
 
+def _rounded(values: np.ndarray) -> np.ndarray:
+    """float64 rounded to 6 places, so that JSON shows 0.9, not float32's 0.8999999761581421."""
+    return np.round(values.astype(np.float64), 6)
+
+
 def _plain(values: np.ndarray) -> list:
     """Python values for JSON and templates: NaN and MISSING_ID become None."""
     if values.dtype.kind == "f":
-        return [None if value != value else value for value in values.tolist()]
+        return [None if value != value else value for value in _rounded(values).tolist()]
     return [None if value == MISSING_ID else value for value in values.tolist()]
-
-
-@dataclass(frozen=True)
-class ItemEmbeddings:
-    """Rows of item_embeddings.parquet: the item index space of the cold-start recommender."""
-
-    tmdb_ids: np.ndarray  # int64, row -> tmdb_id
-    row_of: dict[int, int]  # tmdb_id -> row
-    content: np.ndarray  # float32 (n_items x d), L2-normalized
-    als: np.ndarray  # float32 (n_items x r), NaN rows for movies without ALS factors
-
-
-@dataclass(frozen=True)
-class HybridArtifacts:
-    user_recommendations: RankedLists
-    similar_movies: RankedLists
-    embeddings: ItemEmbeddings
-    weight: float  # ALS share of the blend
-    top_n: int
-    created_at: datetime | None
-    loaded_at: float  # epoch seconds
-
-
-def _float_column(table: pa.Table, name: str) -> np.ndarray:
-    """Rounded float64 so that JSON shows 0.9, not float32's 0.8999999761581421; nulls become NaN."""
-    values = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-    return np.round(values, 6)
-
-
-def _id_column(table: pa.Table, name: str) -> np.ndarray:
-    return pc.fill_null(table.column(name), MISSING_ID).to_numpy().astype(np.int64)
 
 
 def content_share(content: np.ndarray, als: np.ndarray, weight: float) -> np.ndarray:
@@ -115,79 +102,100 @@ def content_share(content: np.ndarray, als: np.ndarray, weight: float) -> np.nda
         return np.round(np.where(total > 0, content_part / total, np.nan), 4)
 
 
-def _ranked_lists(table: pa.Table, key: str, item: str, extra: dict[str, np.ndarray]) -> RankedLists:
-    columns = {
-        "rank": table.column("rank").to_numpy().astype(np.int64),
-        "tmdb_id": _id_column(table, item),
-        "score": _float_column(table, "score"),
-        "content_score": _float_column(table, "content_score"),
-        "als_score": _float_column(table, "als_score"),
-    }
-    return RankedLists(table.column(key).to_numpy().astype(np.int64), columns | extra)
+@dataclass(frozen=True)
+class ItemCatalogue:
+    """The items of item_embeddings (rows in file order) and their vectors."""
+
+    tmdb_ids: np.ndarray  # row -> tmdb_id
+    sorted_tmdb_ids: np.ndarray
+    sorted_rows: np.ndarray  # row of each sorted_tmdb_ids entry
+    vectors: ItemVectors
+
+    def __len__(self) -> int:
+        return len(self.tmdb_ids)
+
+    def rows_of(self, tmdb_ids: list[int]) -> np.ndarray:
+        """Row of each id, -1 for ids that are not items."""
+        ids = np.asarray(tmdb_ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.sorted_tmdb_ids, ids), max(len(self.sorted_tmdb_ids) - 1, 0))
+        if len(self.sorted_tmdb_ids) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        return np.where(self.sorted_tmdb_ids[at] == ids, self.sorted_rows[at], -1)
+
+    def __contains__(self, tmdb_id: int) -> bool:
+        return bool(self.rows_of([tmdb_id])[0] >= 0)
 
 
-def _user_recommendations(table: pa.Table) -> RankedLists:
-    return _ranked_lists(table, USER_ID, MOVIE_ID, {"because_tmdb_id": _id_column(table, "because_tmdb_id")})
+@dataclass(frozen=True)
+class HybridArtifacts:
+    user_recommendations: RankedLists
+    similar_movies: RankedLists
+    items: ItemCatalogue
+    weight: float  # ALS share of the blend
+    top_n: int
+    created_at: datetime | None
+    loaded_at: float  # epoch seconds
+    version: str  # the serving form's folder name
 
 
-def _similar_movies(table: pa.Table, weight: float) -> RankedLists:
-    share = content_share(_float_column(table, "content_score"), _float_column(table, "als_score"), weight)
-    return _ranked_lists(table, MOVIE_ID, "similar_tmdb_id", {"content_share": share})
-
-
-def _matrix(column: pa.ChunkedArray) -> np.ndarray:
-    """A list<float> column as an (n x d) float32 matrix; null lists become NaN rows."""
-    lists = column.combine_chunks()
-    valid = ~lists.is_null().to_numpy(zero_copy_only=False)
-    lengths = set(pc.list_value_length(lists).drop_null().to_pylist())
-    if len(lengths) > 1:
-        raise ValueError(f"vectors of different lengths {sorted(lengths)}")
-    matrix = np.full((len(lists), lengths.pop() if lengths else 0), np.nan, dtype=np.float32)
-    matrix[valid] = lists.flatten().to_numpy(zero_copy_only=False).reshape(int(valid.sum()), -1)
-    return matrix
-
-
-def _embeddings(table: pa.Table) -> ItemEmbeddings:
-    tmdb_ids = table.column(MOVIE_ID).to_numpy().astype(np.int64)
-    return ItemEmbeddings(
-        tmdb_ids=tmdb_ids,
-        row_of={tmdb_id: row for row, tmdb_id in enumerate(tmdb_ids.tolist())},
-        content=_matrix(table.column("content")),
-        als=_matrix(table.column("als")),
-    )
-
-
-def load_artifacts(directory: Path) -> HybridArtifacts:
-    manifest = json.loads((directory / HYBRID_MANIFEST_PATH).read_text())
-    weight = float(manifest["weight"])
-    created_at = manifest.get("created_at")
-    return HybridArtifacts(
-        user_recommendations=_user_recommendations(pq.read_table(directory / USER_RECOMMENDATIONS_PATH)),
-        similar_movies=_similar_movies(pq.read_table(directory / SIMILAR_MOVIES_PATH), weight),
-        embeddings=_embeddings(pq.read_table(directory / ITEM_EMBEDDINGS_PATH)),
-        weight=weight,
-        top_n=int(manifest["top_n"]),
-        created_at=datetime.fromisoformat(created_at) if created_at else None,
-        loaded_at=time.time(),
-    )
+def open_snapshot(folder: Path) -> HybridArtifacts:
+    """Maps a serving-form folder; ValueError when it is incomplete or inconsistent."""
+    tables, meta = serving_form.open_version(folder)
+    try:
+        weight = float(meta["weight"])
+        users, users_keys, similar, similar_keys, items = (
+            tables[name] for name in ("users", "users_keys", "similar", "similar_keys", "items"))
+        for rows, keys in ((users, users_keys), (similar, similar_keys)):
+            lengths = {len(column) for column in rows.values()}
+            if len(lengths) != 1 or (len(keys["stop"]) and keys["stop"][-1] != lengths.pop()):
+                raise ValueError("rows and per-key stops disagree")
+        created_at = meta.get("created_at")
+        snapshot = HybridArtifacts(
+            user_recommendations=RankedLists(users_keys["key"], users_keys["stop"], users),
+            similar_movies=RankedLists(similar_keys["key"], similar_keys["stop"], similar, share_weight=weight),
+            items=ItemCatalogue(items["tmdb_id"], items["sorted_tmdb_id"], items["sorted_row"], ItemVectors(
+                content=InvertedIndex(tables["content_cells"]["centroids"], tables["content_cells"]["stops"],
+                                      tables["content"]["items"], tables["content"]["vectors"], items["content_position"]),
+                als=NormOrdered(tables["als"]["items"], tables["als"]["norms"], tables["als"]["vectors"],
+                                items["als_position"]),
+            )),
+            weight=weight,
+            top_n=int(meta["top_n"]),
+            created_at=datetime.fromisoformat(created_at) if created_at else None,
+            loaded_at=time.time(),
+            version=folder.name,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{folder}: not a consistent serving form ({error})") from None
+    return snapshot
 
 
 class ArtifactStore:
-    """The current artifacts of one process, reloaded when a file's mtime or size changes.
+    """The current artifacts of one process, switched to the new version when the published files change.
 
-    The files are stat-ed at most once per ``check_seconds``, by one thread while the others keep serving
-    the previous snapshot. A failed load (e.g. files half-written) keeps the previous snapshot and is retried."""
+    The files are stat-ed at most once per ``check_seconds`` by one request thread, the others keep serving.
+    The first load makes requests wait for it; later, a version whose serving form must still be built is built
+    in the background while requests keep the previous snapshot, and swapped in (one assignment) once mapped. A
+    request holds one snapshot throughout (``recommendations.artifacts`` pins it), so it never mixes versions;
+    an old snapshot's mapping goes away with the last reference to it. A broken, half-written or still-being-
+    written version keeps the previous one served."""
 
-    def __init__(self, directory: str | Path, check_seconds: float = 1.0):
+    def __init__(self, directory: str | Path, check_seconds: float = 1.0, cache_dir: str | Path | None = None):
+        # A request multiplies small matrices (the cold start's scans): OpenBLAS's helper threads cost more than
+        # they bring there, and spin on the cores the request threads and the other workers need.
+        threadpool_limits(limits=1, user_api="blas")
         self.directory = Path(directory)
+        self.cache_dir = Path(cache_dir) if cache_dir else serving_form.default_cache_dir(self.directory)
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._snapshot: HybridArtifacts | None = None
         self._signature: tuple | None = None
+        self._failed: dict[tuple, float] = {}  # signature -> when it may be tried again
+        self._reported: tuple | None = None
+        self._builder: threading.Thread | None = None
 
     def current(self) -> HybridArtifacts | None:
-        # Before the first load every thread waits for it; afterwards nobody waits for a reload.
         if time.monotonic() >= self._next_check and self._lock.acquire(blocking=self._snapshot is None):
             try:
                 if time.monotonic() >= self._next_check:
@@ -197,24 +205,48 @@ class ArtifactStore:
                 self._lock.release()
         return self._snapshot
 
-    def _files_signature(self) -> tuple | None:
-        try:
-            stats = [(self.directory / path).stat() for path in ARTIFACT_PATHS]
-        except FileNotFoundError:
-            return None
-        return tuple((stat.st_mtime_ns, stat.st_size) for stat in stats)
-
     def _refresh(self) -> None:
-        signature = self._files_signature()
-        if signature is None or signature == self._signature:
+        signature = serving_form.source_signature(self.directory)
+        if signature is None or signature == self._signature or self._failed.get(signature, 0) > time.monotonic():
             return
         try:
-            snapshot = load_artifacts(self.directory)
-        except (OSError, ValueError, KeyError, pa.ArrowException) as error:
+            serving_form.check_consistent(signature)
+        except InconsistentArtifacts as error:
+            self._report(signature, error)
+            return
+        folder = self.cache_dir / serving_form.version_name(signature)
+        if (folder / "meta.json").exists():
+            self._load(signature, lambda: folder)
+        elif self._snapshot is None:
+            self._load(signature, lambda: serving_form.build_in_subprocess(self.directory, self.cache_dir))
+        elif self._builder is None or not self._builder.is_alive():
+            self._builder = threading.Thread(
+                target=self._load, args=(signature, lambda: serving_form.build_in_subprocess(self.directory, self.cache_dir)),
+                name="serving-form-build", daemon=True)
+            self._builder.start()
+
+    def _load(self, signature: tuple, folder_of) -> None:
+        """Maps the version ``folder_of()`` returns (building it, maybe) and serves it; keeps the previous on failure."""
+        try:
+            folder = folder_of()
+            try:
+                snapshot = open_snapshot(folder)
+            except ValueError as error:  # a damaged serving form (not the artifacts): build it again, once
+                log.warning("rebuilding %s: %s", folder, error)
+                shutil.rmtree(folder, ignore_errors=True)
+                snapshot = open_snapshot(serving_form.build_in_subprocess(self.directory, self.cache_dir))
+        except (InconsistentArtifacts, InterruptedError) as error:
+            self._report(signature, error)
+            return
+        except (OSError, ValueError) as error:
             log.warning("could not load the artifacts in %s (%s): keeping the previous ones", self.directory, error)
+            self._failed[signature] = time.monotonic() + FAILED_RETRY_SECONDS
             return
         self._snapshot, self._signature = snapshot, signature
-        log.info(
-            "loaded artifacts from %s: %d users, %d movies with similar lists, %d embedded items",
-            self.directory, len(snapshot.user_recommendations), len(snapshot.similar_movies), len(snapshot.embeddings.tmdb_ids),
-        )
+        log.info("serving artifacts %s from %s: %d users, %d movies with similar lists, %d items", snapshot.version,
+                 self.directory, len(snapshot.user_recommendations), len(snapshot.similar_movies), len(snapshot.items))
+
+    def _report(self, signature: tuple, error: Exception) -> None:
+        if self._reported != signature:
+            log.warning("not loading the artifacts in %s yet (%s): keeping the previous ones", self.directory, error)
+            self._reported = signature

@@ -7,11 +7,10 @@ see ``artifacts.content_share``), user and cold-start picks add because_tmdb_id 
 from __future__ import annotations
 
 import numpy as np
-from flask import current_app
-
-from spin_reel_assets.recommender.hybrid import recommend_from_liked
+from flask import current_app, g
 
 from .artifacts import ArtifactStore, HybridArtifacts
+from .cold_start import recommend_from_liked
 from .catalog import MovieCatalog
 from .stores import ARTIFACTS, mark_unavailable
 
@@ -23,11 +22,15 @@ def artifact_store() -> ArtifactStore:
 
 
 def artifacts() -> HybridArtifacts | None:
-    """The loaded artifacts, or None (with a notice for the page) before the pipeline produced them."""
-    snapshot = artifact_store().current()
-    if snapshot is None:
+    """The loaded artifacts, or None (with a notice for the page) before the pipeline produced them.
+
+    The first call of a request pins the snapshot on ``g``: every later lookup of the request reads the same
+    version, even when a new one is swapped in meanwhile."""
+    if "artifacts" not in g:
+        g.artifacts = artifact_store().current()
+    if g.artifacts is None:
         mark_unavailable(ARTIFACTS)
-    return snapshot
+    return g.artifacts
 
 
 def catalog() -> MovieCatalog:
@@ -70,7 +73,7 @@ def similar_movies(tmdb_id: int, n: int) -> list[dict] | None:
 def known_movie(tmdb_id: int) -> bool:
     """Whether the artifacts know this movie (as a similar-list key or an embedded item)."""
     snapshot = artifacts()
-    return snapshot is not None and (tmdb_id in snapshot.similar_movies or tmdb_id in snapshot.embeddings.row_of)
+    return snapshot is not None and (tmdb_id in snapshot.similar_movies or tmdb_id in snapshot.items)
 
 
 def recommend_for_liked(liked: list[int], n: int) -> tuple[list[dict], list[int]]:
@@ -78,29 +81,25 @@ def recommend_for_liked(liked: list[int], n: int) -> tuple[list[dict], list[int]
     snapshot = artifacts()
     if snapshot is None:
         return [], []
-    embeddings = snapshot.embeddings
-    known = [tmdb_id for tmdb_id in liked if tmdb_id in embeddings.row_of]
-    unknown = [tmdb_id for tmdb_id in liked if tmdb_id not in embeddings.row_of]
-    if not known:
+    items = snapshot.items
+    rows_of = items.rows_of(liked).tolist()
+    unknown = [tmdb_id for tmdb_id, row in zip(liked, rows_of) if row < 0]
+    known_rows = [row for row in rows_of if row >= 0]
+    if not known_rows:
         return [], unknown
-    result = recommend_from_liked(
-        np.array([embeddings.row_of[tmdb_id] for tmdb_id in known], dtype=np.int64),
-        embeddings.content,
-        embeddings.als,
-        snapshot.weight,
-        n=n,
-    )
+    result = recommend_from_liked(np.array(known_rows, dtype=np.int64), items.vectors, snapshot.weight, n=n)
     rows = [
         {
-            "rank": int(rank),
-            "tmdb_id": int(embeddings.tmdb_ids[item]),
-            "score": round(float(score), 6),
-            "content_score": round(float(content_score), 6),
-            "als_score": None if np.isnan(als_score) else round(float(als_score), 6),
-            "because_tmdb_id": int(embeddings.tmdb_ids[source]),
+            "rank": rank,
+            "tmdb_id": tmdb_id,
+            "score": round(score, 6),
+            "content_score": round(content_score, 6),
+            "als_score": None if als_score != als_score else round(als_score, 6),
+            "because_tmdb_id": because,
         }
-        for rank, item, score, content_score, als_score, source in zip(
-            result["rank"], result["item"], result["score"], result["content_score"], result["als_score"], result["because"]
+        for rank, tmdb_id, score, content_score, als_score, because in zip(
+            result["rank"].tolist(), items.tmdb_ids[result["item"]].tolist(), result["score"].tolist(),
+            result["content_score"].tolist(), result["als_score"].tolist(), items.tmdb_ids[result["because"]].tolist(),
         )
     ]
     return with_cards(rows), unknown
