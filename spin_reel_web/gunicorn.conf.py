@@ -1,7 +1,8 @@
 """gunicorn settings: gunicorn -c spin_reel_web/gunicorn.conf.py 'spin_reel_web:create_app()'
 
 Threaded workers keep HTTP connections alive and overlap the short waits on MongoDB and PostgreSQL; one worker
-per core runs the Python code itself. Each worker loads its own copy of the artifacts on its first request.
+per core runs the Python code itself. Every worker maps the same memory-mapped serving form of the artifacts
+(spin_reel_web/serving_form.py), so their pages are shared through the page cache.
 """
 
 import os

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Hashable
 
 from cachetools import TTLCache
@@ -17,12 +18,13 @@ class ResponseCache:
 
     def __init__(self, seconds: float, max_entries: int = MAX_ENTRIES):
         self._bodies: TTLCache[Hashable, bytes] = TTLCache(maxsize=max_entries, ttl=seconds)
-        self._snapshot: object = None
+        # Weak: the cache must not keep a replaced artifacts snapshot (and its memory-mapped files) alive.
+        self._snapshot: weakref.ref | None = None
         self._lock = threading.Lock()  # a TTLCache reorders itself on every read
 
     def get(self, snapshot: object, key: Hashable) -> bytes | None:
         with self._lock:
-            if snapshot is not self._snapshot:
+            if self._snapshot is None or snapshot is not self._snapshot():
                 return None
             try:
                 return self._bodies[key]  # a quarter of the time of .get(), which tests membership first
@@ -31,7 +33,7 @@ class ResponseCache:
 
     def put(self, snapshot: object, key: Hashable, body: bytes) -> None:
         with self._lock:
-            if snapshot is not self._snapshot:
+            if self._snapshot is None or snapshot is not self._snapshot():
                 self._bodies.clear()
-                self._snapshot = snapshot
+                self._snapshot = weakref.ref(snapshot)
             self._bodies[key] = body

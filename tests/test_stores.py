@@ -433,7 +433,7 @@ def test_the_largest_movie_cleaning_lets_through_is_one_mongodb_document(tmp_pat
     import csv
     import io
 
-    from spin_reel_assets.assets.stores import movie_documents
+    from spin_reel_assets.defs.stores.assets import movie_documents
     from spin_reel_assets.cleaning import movies as m
 
     header = list(m.TMDB_COLUMNS)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 from spin_reel_web import create_app
 from spin_reel_web.response_cache import ResponseCache
 
 
+class Snapshot:
+    """Stands for an artifacts snapshot: any object the store hands out per version."""
+
+
 def test_bodies_belong_to_one_snapshot_and_expire():
-    cache, first, second = ResponseCache(seconds=0.2), object(), object()
+    cache, first, second = ResponseCache(seconds=0.2), Snapshot(), Snapshot()
     cache.put(first, ("user", 1, 20), b"one")
     assert cache.get(first, ("user", 1, 20)) == b"one"
     assert cache.get(first, ("user", 1, 5)) is None
@@ -18,6 +24,16 @@ def test_bodies_belong_to_one_snapshot_and_expire():
     assert cache.get(first, ("user", 1, 20)) is None and cache.get(second, ("user", 2, 20)) == b"two"
     time.sleep(0.25)
     assert cache.get(second, ("user", 2, 20)) is None
+
+
+def test_the_cache_never_keeps_a_replaced_snapshot_alive():
+    """A reloaded version's memory-mapped files are released once no request holds the old snapshot."""
+    cache, snapshot = ResponseCache(seconds=60), Snapshot()
+    cache.put(snapshot, ("user", 1, 20), b"one")
+    gone = weakref.ref(snapshot)
+    del snapshot
+    gc.collect()
+    assert gone() is None
 
 
 def test_cached_api_body_is_the_fresh_one(client):
@@ -40,7 +56,7 @@ def test_answers_with_notices_are_not_cached(served_stack, closed_port):
 
 
 def test_a_full_cache_drops_the_least_recently_used_body():
-    cache, snapshot = ResponseCache(seconds=60, max_entries=3), object()
+    cache, snapshot = ResponseCache(seconds=60, max_entries=3), Snapshot()
     for user_id in (1, 2, 3):
         cache.put(snapshot, ("user", user_id, 20), b"%d" % user_id)
     assert cache.get(snapshot, ("user", 1, 20)) == b"1"  # now the most recently used
