@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -56,9 +57,13 @@ def run_als_model(postgres_url: str, artifacts: str, out: str) -> None:
     spark = SparkSession.builder.getOrCreate()  # the run's session, still open: PySparkResource never stops it
     report = {"success": result.success, "app_id": spark.sparkContext.applicationId,
               "master": spark.sparkContext.master, "reader_app_id": seen.get("app_id"), "users": seen.get("users")}
+    url, properties = PostgresResource(url=postgres_url).jdbc()
+    try:  # a database port nothing listens on
+        read_ratings_jdbc(spark, re.sub(r":\d+/", f":{free_port()}/", url, count=1), properties, "ratings", (1, 10))
+    except JdbcSetupError as error:
+        report["unreachable_db_error"] = str(error)
     spark.stop()
     if not report["master"].startswith("local"):
-        url, properties = PostgresResource(url=postgres_url).jdbc()
         # The driver keeps the jar on its classpath (the JVM is up); the executors get none, then one that is absent.
         for case, jars, wait in (("no_jar", {"spark.jars": ""}, 300), ("absent_local_jar", {"spark.jars": f"local:{NOT_A_JAR}"}, 10)):
             spark = start_spark_session({**spark_config_from_env(), **jars}, artifacts)
@@ -150,6 +155,10 @@ def test_als_model_runs_on_a_standalone_cluster_and_equals_the_local_run(cluster
           f"cluster {on_cluster['seconds']:.1f}s")
     assert local["success"] and local["master"] == "local[*]"
     assert on_cluster["success"] and on_cluster["master"] == cluster.master_url
+
+    for run in (local, on_cluster):
+        error = run["unreachable_db_error"]
+        assert "\n" not in error and error.startswith("Spark cannot connect to PostgreSQL at jdbc:postgresql://127.0.0.1:")
 
     # Both Spark steps of the run (in one process) shared one application.
     assert on_cluster["reader_app_id"] == on_cluster["app_id"] and on_cluster["users"] > 0

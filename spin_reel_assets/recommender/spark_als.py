@@ -44,7 +44,7 @@ class AlsArtifact:
 
 
 class JdbcSetupError(RuntimeError):
-    """The executors cannot load the JDBC driver or reach the database; the message is one line."""
+    """Spark cannot load the JDBC driver or reach the database, or no executor starts; the message is one line."""
 
 
 @contextmanager
@@ -60,10 +60,10 @@ def jdbc_errors(jdbc_url: str) -> Iterator[None]:
                 "the PostgreSQL JDBC driver (org.postgresql.Driver) is not on the Spark executors' classpath: "
                 "SPIN_REEL_JDBC_JAR must be a jar the driver can read (Spark ships it) or a local: path present on "
                 "every executor") from None
-        refused = re.search(r"Connection to (\S+) refused|UnknownHostException: (\S+)", text)
-        if refused:
-            raise JdbcSetupError(f"the Spark executors cannot reach PostgreSQL at {refused.group(1) or refused.group(2)} "
-                                 f"({jdbc_url}): SPIN_REEL_POSTGRES_URL must name a host the executors reach") from None
+        # Spark 4 reports a failed connection as FAILED_JDBC.CONNECTION; executor-side, pgjdbc's own text remains.
+        if "FAILED_JDBC.CONNECTION" in text or re.search(r"Connection to \S+ refused|UnknownHostException", text):
+            raise JdbcSetupError(f"Spark cannot connect to PostgreSQL at {jdbc_url} (host, port or credentials): "
+                                 "SPIN_REEL_POSTGRES_URL must name a server the driver and every executor reach") from None
         raise
 
 
