@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_pyspark import LazyPySparkResource
 
 from spin_reel_assets.io_managers.model_files import AlsFactorsIOManager, FaissIndexIOManager, SparkModelIOManager
 from spin_reel_assets.io_managers.mongo import MongoCollectionIOManager
@@ -21,6 +20,7 @@ from spin_reel_assets.resources import (
     InputFilesResource,
     MongoResource,
     PostgresResource,
+    SparkResource,
     spark_config_from_env,
 )
 from spin_reel_assets.schema import DEFAULT_ARTIFACTS_DIR, DEFAULT_MONGO_DB, DEFAULT_MONGO_URI, DEFAULT_POSTGRES_URL
@@ -64,8 +64,8 @@ def bind_resources(postgres_url, mongo_uri, mongo_db, data_dir, artifacts_dir, s
     """Every resource and IO manager of the code location, for the given settings."""
     postgres = PostgresResource(url=postgres_url)
     mongo = MongoResource(uri=mongo_uri, database=mongo_db)
-    # Lazy: a JVM starts only in the steps that use Spark (the two ALS fits), not in every step that could.
-    pyspark = LazyPySparkResource(spark_config=spark_config)
+    # Lazy: a JVM starts only in the steps that use Spark (the two ALS fits), after the one-line preflight checks.
+    pyspark = SparkResource(spark_config=spark_config, artifacts_dir=artifacts_dir)
     return {
         "artifacts": ArtifactsResource(base_dir=artifacts_dir),
         "input_files": InputFilesResource(data_dir=data_dir, **(file_overrides or {})),

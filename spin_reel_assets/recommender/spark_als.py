@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -80,26 +85,83 @@ class AlsArtifact:
     params: AlsParams
 
 
+class JdbcSetupError(RuntimeError):
+    """Spark cannot load the JDBC driver or reach the database, or no executor starts; the message is one line."""
+
+
+@contextmanager
+def jdbc_errors(jdbc_url: str) -> Iterator[None]:
+    """Turn the JVM's trace for a missing driver class or an unreachable database into a JdbcSetupError."""
+    try:
+        yield
+    except Exception as error:  # py4j / pyspark errors carry the JVM trace (driver or executor side) in their text
+        text = str(error)
+        missing_class = "org.postgresql.Driver" in text and ("ClassNotFoundException" in text or "NoClassDefFoundError" in text)
+        if missing_class or "No suitable driver" in text:
+            raise JdbcSetupError(
+                "the PostgreSQL JDBC driver (org.postgresql.Driver) is not on the Spark executors' classpath: "
+                "SPIN_REEL_JDBC_JAR must be a jar the driver can read (Spark ships it) or a local: path present on "
+                "every executor") from None
+        # Spark 4 reports a failed connection as FAILED_JDBC.CONNECTION; executor-side, pgjdbc's own text remains.
+        if "FAILED_JDBC.CONNECTION" in text or re.search(r"Connection to \S+ refused|UnknownHostException", text):
+            raise JdbcSetupError(f"Spark cannot connect to PostgreSQL at {jdbc_url} (host, port or credentials): "
+                                 "SPIN_REEL_POSTGRES_URL must name a server the driver and every executor reach") from None
+        raise
+
+
+def probe_jdbc(spark, reader, executor_wait: float) -> None:
+    """Run a one-row query as a Spark task, so what the executors lack fails here, in one line.
+
+    A task that has not finished after ``executor_wait`` seconds is cancelled: no executor came up (a ``local:``
+    jar missing on the executors makes each one exit at start, and the master relaunches them forever; an
+    executor larger than any worker's free memory or cores is never launched) and Spark itself would wait forever.
+    """
+    context = spark.sparkContext
+    tag = f"spin-reel-jdbc-probe-{uuid.uuid4().hex[:8]}"
+    timer = threading.Timer(executor_wait, context.cancelJobsWithTag, [tag])
+    context.addJobTag(tag)
+    timer.start()
+    try:
+        reader.option("query", "SELECT 1 AS probe").load().collect()
+    except Exception:
+        if timer.is_alive():
+            raise
+        raise JdbcSetupError(
+            f"no Spark executor ran a task within {executor_wait:g}s on {context.master}: check the workers' logs "
+            "(a local: SPIN_REEL_JDBC_JAR missing on the executors makes each exit at start; SPIN_REEL_SPARK_EXECUTOR_"
+            "MEMORY/CORES larger than a worker offers keeps them from launching)") from None
+    finally:
+        timer.cancel()
+        context.removeJobTag(tag)
+
+
 def read_ratings_jdbc(spark, jdbc_url: str, properties: dict[str, str], table: str, bounds: tuple[int, int],
-                      num_partitions: int = 4, fetchsize: int = 50_000):
+                      num_partitions: int = 4, fetchsize: int = 50_000, executor_wait: float = 300):
     """The ratings table over JDBC, split by user_id into ``num_partitions`` parallel reads.
 
     ``fetchsize`` makes the PostgreSQL driver stream rows with a cursor; without it the driver buffers the whole
-    result in memory. ``bounds`` are the table's own min/max user_id.
+    result in memory. ``bounds`` are the table's own min/max user_id. A one-row probe runs first on an executor
+    (``probe_jdbc``): a driver class or database the executors lack fails here in one line (JdbcSetupError).
     """
-    reader = (
-        spark.read.format("jdbc")
-        .option("url", jdbc_url)
-        .option("dbtable", table)
-        .option("partitionColumn", USER_ID)
-        .option("lowerBound", bounds[0])
-        .option("upperBound", bounds[1] + 1)
-        .option("numPartitions", num_partitions)
-        .option("fetchsize", fetchsize)
-    )
-    for key, value in properties.items():
-        reader = reader.option(key, value)
-    return reader.load().select(USER_ID, MOVIE_ID, RATING)
+    def jdbc():
+        reader = spark.read.format("jdbc").option("url", jdbc_url)
+        for key, value in properties.items():
+            reader = reader.option(key, value)
+        return reader
+
+    with jdbc_errors(jdbc_url):
+        probe_jdbc(spark, jdbc(), executor_wait)
+        return (
+            jdbc()
+            .option("dbtable", table)
+            .option("partitionColumn", USER_ID)
+            .option("lowerBound", bounds[0])
+            .option("upperBound", bounds[1] + 1)
+            .option("numPartitions", num_partitions)
+            .option("fetchsize", fetchsize)
+            .load()
+            .select(USER_ID, MOVIE_ID, RATING)
+        )
 
 
 def ratings_frame(spark, ratings: pa.Table):
@@ -117,7 +179,8 @@ def train_als(ratings_df, params: AlsParams, checkpoint_dir: str):
     from pyspark.ml.recommendation import ALS
 
     spark = ratings_df.sparkSession
-    os.makedirs(checkpoint_dir, exist_ok=True)
+    if "://" not in checkpoint_dir:  # a URL (hdfs://, s3a://) is Spark's to create
+        os.makedirs(checkpoint_dir, exist_ok=True)
     spark.sparkContext.setCheckpointDir(checkpoint_dir)
     als = ALS(
         rank=params.rank,
@@ -174,12 +237,10 @@ def predict_pairs(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:
 
 
 def local_session(config: dict[str, str] | None = None):
-    """A Spark session outside Dagster (benchmarks, tuning) built as PySparkResource builds it, logging errors only."""
-    from dagster_pyspark.resources import spark_session_from_config
-
-    from spin_reel_assets.resources import spark_config_from_env
+    """A Spark session outside Dagster (benchmarks, tuning) built as SparkResource builds it, logging errors only."""
+    from spin_reel_assets.resources import spark_config_from_env, start_spark_session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = spark_session_from_config(config or spark_config_from_env())
+    spark = start_spark_session(config or spark_config_from_env())
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -8,7 +8,6 @@ from typing import Literal
 import dagster as dg
 import numpy as np
 import pyarrow as pa
-from dagster_pyspark import LazyPySparkResource
 from psycopg import sql
 from pydantic import Field
 
@@ -17,11 +16,11 @@ from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
 from spin_reel_assets.recommender.validation import hold_out
-from spin_reel_assets.resources import ArtifactsResource, PostgresResource
+from spin_reel_assets.resources import PostgresResource, SparkResource
 from spin_reel_assets.schema import DEFAULT_SEED, RATINGS_TABLE, USER_ID
-from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams, fit_factor_matrices, read_ratings_jdbc, train_als
+from spin_reel_assets.recommender.spark_als import (AlsArtifact, AlsParams, JdbcSetupError, fit_factor_matrices,
+                                                    read_ratings_jdbc, train_als)
 
-SPARK_CHECKPOINTS = "spark-checkpoints"
 CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
 
 
@@ -54,8 +53,8 @@ class AlsConfig(dg.Config):
     freshness_policy=WEEKLY,
     io_manager_key="spark_model_io_manager",
 )
-def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: LazyPySparkResource,
-              postgres: PostgresResource, artifacts: ArtifactsResource) -> dg.MaterializeResult:
+def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: SparkResource,
+              postgres: PostgresResource) -> dg.MaterializeResult:
     """Collaborative filtering: PySpark ALS trained on the PostgreSQL ``ratings`` table, read over JDBC in
     parallel partitions of user_id (bounds from the table's own min/max) with a streaming fetchsize.
     Deterministic (seed), coldStartStrategy "drop", checkpointed. Saved with its parameters by the Spark model
@@ -71,14 +70,17 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: Laz
     spark = pyspark.spark_session
     url, properties = postgres.jdbc()
     started = time.perf_counter()
-    ratings = read_ratings_jdbc(
-        spark, url, properties, RATINGS_TABLE.name, (low, high), config.jdbc_partitions, config.fetchsize
-    ).cache()
-    rows = ratings.count()
+    try:
+        ratings = read_ratings_jdbc(
+            spark, url, properties, RATINGS_TABLE.name, (low, high), config.jdbc_partitions, config.fetchsize
+        ).cache()
+        rows = ratings.count()
+    except JdbcSetupError as error:
+        raise dg.Failure(description=str(error)) from None
     read_seconds = time.perf_counter() - started
     params = config.params()
     started = time.perf_counter()
-    model = train_als(ratings, params, artifacts.path(SPARK_CHECKPOINTS))
+    model = train_als(ratings, params, pyspark.checkpoint_dir)
     train_seconds = time.perf_counter() - started
     ratings.unpersist()
     return dg.MaterializeResult(
@@ -126,8 +128,8 @@ VALIDATION_FOLDER = "validation"
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": VALIDATION_FOLDER},
 )
-def als_validation_model(context: dg.AssetExecutionContext, config: ValidationConfig, pyspark: LazyPySparkResource,
-                         artifacts: ArtifactsResource, ratings_table: pa.Table) -> dg.MaterializeResult:
+def als_validation_model(context: dg.AssetExecutionContext, config: ValidationConfig, pyspark: SparkResource,
+                         ratings_table: pa.Table) -> dg.MaterializeResult:
     """The held-out protocol of model selection and evaluation, and ALS fitted on its train part.
 
     Depends on the ratings only, so a TMDB change never refits it. The ratings are split per user (stratified
@@ -143,7 +145,7 @@ def als_validation_model(context: dg.AssetExecutionContext, config: ValidationCo
     train = holdout.train
     user_factors, item_factors, _ = fit_factor_matrices(
         pyspark.spark_session, train.users, train.items, train.ratings, train.n_users, train.n_items, params,
-        artifacts.path(SPARK_CHECKPOINTS))
+        pyspark.checkpoint_dir)
     fit_seconds = time.perf_counter() - started
     description = f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, seed {config.split_seed}"
     protocol = {"split": config.split, "test_fraction": config.test_fraction, "tuning_fraction": config.tuning_fraction,

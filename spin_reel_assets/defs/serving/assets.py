@@ -9,14 +9,12 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from spin_reel_assets.conditions import EAGER, OWNERS, WEEKLY
-from spin_reel_assets.defs.models.assets import SPARK_CHECKPOINTS
 from spin_reel_assets.recommender.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight
 from spin_reel_assets.io_managers.model_files import ContentIndex
-from spin_reel_assets.resources import ArtifactsResource
+from spin_reel_assets.resources import SparkResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.metadata import markdown_preview, table_metadata
 from spin_reel_assets.recommender import hybrid, metrics
@@ -230,8 +228,8 @@ class QualityConfig(dg.Config):
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": QUALITY_FOLDER},
 )
-def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: LazyPySparkResource,
-                           artifacts: ArtifactsResource, ratings_table: pa.Table, als_validation_model: ParquetBundle,
+def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: SparkResource,
+                           ratings_table: pa.Table, als_validation_model: ParquetBundle,
                            faiss_index: ContentIndex, blend_weights: ParquetBundle):
     """Offline evaluation on the evaluation users of the validation protocol (``als_validation_model``):
     Precision@k, Recall@k, nDCG@k, MAP@k and catalogue coverage of popularity, ALS alone, content alone and the
@@ -254,7 +252,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
                              seed=als_validation_model.manifest["params"]["seed"])
         explicit_users, explicit_items, explicit_model = fit_factor_matrices(
             pyspark.spark_session, train.row, train.col, train.data, train.shape[0], train.shape[1], explicit,
-            artifacts.path(SPARK_CHECKPOINTS))
+            pyspark.checkpoint_dir)
         explicit_scorer = Scorer(validation.train, explicit_users, explicit_items, content_vectors,
                                  faiss_index.index, config.candidates, impute=False)
         extra["als explicit (rating model)"] = {
