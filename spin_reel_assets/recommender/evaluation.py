@@ -54,6 +54,19 @@ def index_ratings(user_ids: np.ndarray, movie_ids: np.ndarray, ratings: np.ndarr
     return users, interactions, known
 
 
+def align_rows(ids: np.ndarray, matrix: np.ndarray, target_ids: np.ndarray) -> np.ndarray:
+    """Rows of ``matrix`` (row i belongs to ids[i]) re-ordered to ``target_ids`` (sorted), NaN rows for target ids
+    absent from ``ids``: e.g. validation factors indexed by the rated movies mapped onto the collection's movies."""
+    target_ids = np.asarray(target_ids)
+    out = np.full((len(target_ids), matrix.shape[1]), np.nan, dtype=np.float32)
+    if len(target_ids) == 0:
+        return out
+    position = np.clip(np.searchsorted(target_ids, ids), 0, len(target_ids) - 1)
+    found = target_ids[position] == ids
+    out[position[found]] = matrix[found]
+    return out
+
+
 @dataclass
 class Scorer:
     """What every ranking of one evaluation shares: the train ratings, the fitted factors (NaN rows for items no

@@ -110,3 +110,11 @@ def test_ease_reference_is_refused_above_its_item_budget():
     top = ease_top_k(scorer.train, np.arange(10), k=5, regularization=1.0)
     assert top.shape == (10, 5) and not scorer.train[np.arange(10)].toarray()[np.arange(10)[:, None], top].any()
     assert ease_top_k(scorer.train, np.arange(10), k=5, max_items=10) is None
+
+
+def test_align_rows_maps_factors_onto_another_id_space():
+    from spin_reel_assets.recommender.evaluation import align_rows
+
+    factors = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], dtype=np.float32)
+    out = align_rows(np.array([30, 10, 99]), factors, np.array([10, 20, 30]))
+    assert out[0].tolist() == [2.0, 2.0] and np.isnan(out[1]).all() and out[2].tolist() == [1.0, 1.0]
