@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from spin_reel_assets.recommender.evaluation import Interactions, index_ratings, split_users
+from spin_reel_assets.recommender.evaluation import Interactions, index_ratings
 from spin_reel_assets.recommender.factors import FactorTable
-from spin_reel_assets.recommender.split import stratified_split, temporal_split
+from spin_reel_assets.recommender.split import protocol_split
 from spin_reel_assets.schema import MOVIE_ID, RATED_AT, RATING, USER_ID
 
 TUNING, EVALUATION = "tuning", "evaluation"
@@ -46,49 +46,51 @@ def factors_from_table(table: pa.Table, ids: np.ndarray) -> np.ndarray:
 
 @dataclass
 class HoldOut:
-    """One split of the ratings: the index space of the rated users and movies, the held-out mask and the two
-    disjoint groups of users with held-out ratings (indices into ``user_ids``)."""
+    """One split of the ratings: the index space of the rated users and movies, the train and held-out masks (a
+    row in neither is a simulated new user's withheld history) and the two disjoint groups of users with held-out
+    ratings (indices into ``user_ids``)."""
 
     user_ids: np.ndarray
     item_ids: np.ndarray
     interactions: Interactions
+    is_train: np.ndarray
     is_test: np.ndarray
     tuning_users: np.ndarray
     evaluation_users: np.ndarray
 
     @property
     def train(self) -> Interactions:
-        return self.interactions.subset(~self.is_test)
+        return self.interactions.subset(self.is_train)
 
     def tables(self, user_factors: np.ndarray, item_factors: np.ndarray) -> dict[str, pa.Table]:
         """The split and the factors fitted on its train part, keyed by user_id / tmdb_id."""
-        test = self.interactions.subset(self.is_test)
         groups = np.concatenate([np.full(len(self.tuning_users), TUNING), np.full(len(self.evaluation_users), EVALUATION)])
         return {
-            "held_out": pa.table({USER_ID: pa.array(self.user_ids[test.users].astype(np.int32)),
-                                  MOVIE_ID: pa.array(self.item_ids[test.items].astype(np.int32))}),
+            "held_out": self._pairs(self.is_test),
+            "withheld": self._pairs(~self.is_train & ~self.is_test),
             "user_groups": pa.table({USER_ID: pa.array(self.user_ids[np.concatenate([self.tuning_users, self.evaluation_users])].astype(np.int32)),
                                      "group": pa.array(groups)}),
             "user_factors": factor_table(self.user_ids, user_factors),
             "item_factors": factor_table(self.item_ids, item_factors),
         }
 
+    def _pairs(self, mask: np.ndarray) -> pa.Table:
+        rows = self.interactions.subset(mask)
+        return pa.table({USER_ID: pa.array(self.user_ids[rows.users].astype(np.int32)),
+                         MOVIE_ID: pa.array(self.item_ids[rows.items].astype(np.int32))})
 
-def hold_out(ratings: pa.Table, split: str, test_fraction: float, tuning_fraction: float, max_tuning: int,
-             max_evaluation: int, seed: int) -> HoldOut:
-    """Split ``ratings`` (user_id, tmdb_id, rating, rated_at) by the protocol, and its users into the two groups."""
+
+def hold_out(ratings: pa.Table, protocol: str, seed: int, **split) -> HoldOut:
+    """Split ``ratings`` (user_id, tmdb_id, rating, rated_at) by ``split.protocol_split`` (``split``: its keyword
+    arguments: test_fraction, new_user_share, tuning_fraction, ...)."""
     movie_ids = ratings.column(MOVIE_ID).to_numpy().astype(np.int64)
     item_ids = np.unique(movie_ids)
     user_ids, interactions, _ = index_ratings(ratings.column(USER_ID).to_numpy(), movie_ids,
                                               ratings.column(RATING).to_numpy(), item_ids)
-    if split == "temporal":
-        is_test = temporal_split(interactions.users, ratings.column(RATED_AT).cast(pa.int64()).to_numpy(), test_fraction)
-    elif split == "stratified":
-        is_test = stratified_split(interactions.users, test_fraction, seed)
-    else:
-        raise ValueError(f"unknown split {split!r}: stratified or temporal")
-    tuning, evaluation = split_users(interactions.matrix(is_test), tuning_fraction, max_tuning, max_evaluation, seed)
-    return HoldOut(user_ids, item_ids, interactions, is_test, tuning, evaluation)
+    stamps = ratings.column(RATED_AT).cast(pa.int64()).to_numpy()
+    chosen = protocol_split(interactions.users, stamps, protocol, seed=seed, **split)
+    return HoldOut(user_ids, item_ids, interactions, chosen.train, chosen.test, chosen.tuning_users,
+                   chosen.evaluation_users)
 
 
 @dataclass
@@ -111,9 +113,13 @@ def rebuild(ratings: pa.Table, tables: dict[str, pa.Table], item_ids: np.ndarray
     Ratings of movies outside ``item_ids`` are left out, as every consumer scores only the movies it knows."""
     users, movies = ratings.column(USER_ID).to_numpy(), ratings.column(MOVIE_ID).to_numpy()
     user_ids, interactions, known = index_ratings(users, movies.astype(np.int64), ratings.column(RATING).to_numpy(), item_ids)
-    held_out = tables["held_out"]
-    is_test = np.isin(pair_keys(users[known], movies[known]),
-                      pair_keys(held_out.column(USER_ID).to_numpy(), held_out.column(MOVIE_ID).to_numpy()))
+    keys = pair_keys(users[known], movies[known])
+
+    def marked(name: str) -> np.ndarray:
+        pairs = tables[name]
+        return np.isin(keys, pair_keys(pairs.column(USER_ID).to_numpy(), pairs.column(MOVIE_ID).to_numpy()))
+
+    is_test, withheld = marked("held_out"), marked("withheld")
     groups = tables["user_groups"]
     group_users = groups.column(USER_ID).to_numpy()
     group = np.asarray(groups.column("group").to_pylist())
@@ -124,7 +130,7 @@ def rebuild(ratings: pa.Table, tables: dict[str, pa.Table], item_ids: np.ndarray
         return np.sort(position[user_ids[position] == wanted])
 
     return Validation(
-        item_ids=item_ids, train=interactions.matrix(~is_test), test=interactions.matrix(is_test),
+        item_ids=item_ids, train=interactions.matrix(~is_test & ~withheld), test=interactions.matrix(is_test),
         tuning_users=rows(TUNING), evaluation_users=rows(EVALUATION),
         user_factors=factors_from_table(tables["user_factors"], user_ids),
         item_factors=factors_from_table(tables["item_factors"], item_ids),

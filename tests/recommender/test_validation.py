@@ -21,7 +21,7 @@ def ratings(seed: int = 3, users: int = 40, movies: int = 30) -> pa.Table:
 @pytest.mark.parametrize("split", ["stratified", "temporal"])
 def test_a_consumer_rebuilds_the_split_and_factors_in_its_own_item_space(split):
     table = ratings()
-    holdout = hold_out(table, split, 0.25, 0.3, 1_000, 1_000, seed=7)
+    holdout = hold_out(table, split, seed=7, test_fraction=0.25, tuning_fraction=0.3, new_user_share=0.2)
     rng = np.random.default_rng(0)
     user_factors = rng.random((len(holdout.user_ids), 4)).astype(np.float32)
     item_factors = rng.random((len(holdout.item_ids), 4)).astype(np.float32)
@@ -32,9 +32,11 @@ def test_a_consumer_rebuilds_the_split_and_factors_in_its_own_item_space(split):
     catalogue = np.union1d(holdout.item_ids, np.arange(50, 200, 7))
     validation = rebuild(table, tables, catalogue)
     column = np.searchsorted(catalogue, holdout.item_ids)
-    assert (validation.train[:, column] != holdout.interactions.matrix(~holdout.is_test)).nnz == 0
+    assert (validation.train[:, column] != holdout.interactions.matrix(holdout.is_train)).nnz == 0
     assert (validation.test[:, column] != holdout.interactions.matrix(holdout.is_test)).nnz == 0
-    assert validation.train.nnz + validation.test.nnz == table.num_rows
+    withheld = tables["withheld"].num_rows
+    assert withheld > 0  # the simulated new users' withheld history is neither train nor test
+    assert validation.train.nnz + validation.test.nnz + withheld == table.num_rows
     assert np.array_equal(validation.tuning_users, holdout.tuning_users)
     assert np.array_equal(validation.evaluation_users, holdout.evaluation_users)
     assert not np.intersect1d(validation.tuning_users, validation.evaluation_users).size
@@ -46,12 +48,12 @@ def test_a_consumer_rebuilds_the_split_and_factors_in_its_own_item_space(split):
 
 def test_the_temporal_protocol_holds_out_each_users_latest_ratings():
     table = ratings()
-    holdout = hold_out(table, "temporal", 0.25, 0.3, 1_000, 1_000, seed=7)
+    holdout = hold_out(table, "temporal", seed=7, test_fraction=0.25, tuning_fraction=0.3)
     stamps = table.column("rated_at").cast(pa.int64()).to_numpy()
     users = holdout.interactions.users
     for user in np.unique(users):
         mine = users == user
-        test, train = stamps[mine & holdout.is_test], stamps[mine & ~holdout.is_test]
+        test, train = stamps[mine & holdout.is_test], stamps[mine & holdout.is_train]
         assert len(train) and (not len(test) or train.max() <= test.min())
 
 

@@ -103,12 +103,16 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: Spa
 
 
 class ValidationConfig(AlsConfig):
-    """The production ALS parameters (set them as in ``als_model``) and the held-out protocol."""
+    """The production ALS parameters (set them as in ``als_model``) and the held-out protocol
+    (``recommender.split.protocol_split``, where the choice of defaults is explained)."""
 
-    split: Literal["stratified", "temporal"] = Field("stratified", description="Held-out protocol: per-user "
-                                                     "stratified random, or each user's latest ratings.")
-    test_fraction: float = Field(0.25, description="Share of each user's ratings held out.")
-    tuning_fraction: float = Field(0.25, description="Share of the users with held-out ratings that choose the "
+    split: Literal["temporal", "stratified"] = Field("temporal", description="Held-out protocol: each user's latest "
+                                                     "ratings (leakage-free), or the per-user stratified random split.")
+    test_fraction: float = Field(0.2, description="Share of each user's ratings held out.")
+    new_user_share: float = Field(0.2, description="Share of the users with held-out ratings simulated as new users: "
+                                  "only their first 1–20 training ratings are kept (0 disables).")
+    new_user_max_ratings: int = Field(20, description="Most training ratings a simulated new user keeps.")
+    tuning_fraction: float = Field(0.5, description="Share of the users with held-out ratings that choose the "
                                    "blend weights; the others measure.")
     max_tuning_users: int = Field(5_000, description="Cap on tuning users (a seeded sample at scale).")
     max_evaluation_users: int = Field(20_000, description="Cap on evaluation users (a seeded sample at scale).")
@@ -132,14 +136,17 @@ def als_validation_model(context: dg.AssetExecutionContext, config: ValidationCo
                          ratings_table: pa.Table) -> dg.MaterializeResult:
     """The held-out protocol of model selection and evaluation, and ALS fitted on its train part.
 
-    Depends on the ratings only, so a TMDB change never refits it. The ratings are split per user (stratified
-    random, the Microsoft Recommenders protocol, or each user's latest ratings), the users with held-out ratings
-    into two disjoint seeded groups (tuning users choose the blend weights in ``blend_weights``, evaluation users
+    Depends on the ratings only, so a TMDB change never refits it. The ratings are split per user (by default
+    leakage-free: each user's latest 20 % by time, with 20 % of the users simulated as new users who keep only
+    their first ratings; the stratified random split of the Microsoft Recommenders protocol is selectable), the
+    users with held-out ratings into two disjoint seeded groups (tuning users choose the blend weights in ``blend_weights``, evaluation users
     measure in ``recommendation_quality``), and ALS with the production parameters is fitted on the rest. Written
     as ``validation/``: the held-out ratings, the user groups and the factors (Parquet), the protocol in the
     manifest."""
-    holdout = hold_out(ratings_table, config.split, config.test_fraction, config.tuning_fraction,
-                       config.max_tuning_users, config.max_evaluation_users, config.split_seed)
+    holdout = hold_out(ratings_table, config.split, config.split_seed, test_fraction=config.test_fraction,
+                       new_user_share=config.new_user_share, new_user_max_ratings=config.new_user_max_ratings,
+                       tuning_fraction=config.tuning_fraction, max_tuning_users=config.max_tuning_users,
+                       max_evaluation_users=config.max_evaluation_users)
     params = config.params()
     started = time.perf_counter()
     train = holdout.train
@@ -147,14 +154,16 @@ def als_validation_model(context: dg.AssetExecutionContext, config: ValidationCo
         pyspark.spark_session, train.users, train.items, train.ratings, train.n_users, train.n_items, params,
         pyspark.checkpoint_dir)
     fit_seconds = time.perf_counter() - started
-    description = f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, seed {config.split_seed}"
-    protocol = {"split": config.split, "test_fraction": config.test_fraction, "tuning_fraction": config.tuning_fraction,
-                "seed": config.split_seed, "description": description}
+    description = (f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, "
+                   f"{config.new_user_share:.0%} simulated new users, seed {config.split_seed}")
+    protocol = {"split": config.split, "test_fraction": config.test_fraction, "new_user_share": config.new_user_share,
+                "tuning_fraction": config.tuning_fraction, "seed": config.split_seed, "description": description}
     bundle = ParquetBundle(holdout.tables(user_factors, item_factors), {"protocol": protocol, "params": asdict(params)})
     return dg.MaterializeResult(value=bundle, metadata={
         "split": description,
         "train_ratings": dg.MetadataValue.int(len(train.users)),
         "held_out_ratings": dg.MetadataValue.int(bundle.tables["held_out"].num_rows),
+        "withheld_new_user_ratings": dg.MetadataValue.int(bundle.tables["withheld"].num_rows),
         "tuning_users": dg.MetadataValue.int(len(holdout.tuning_users)),
         "evaluation_users": dg.MetadataValue.int(len(holdout.evaluation_users)),
         "fit_seconds": dg.MetadataValue.float(round(fit_seconds, 2)),

@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from spin_reel_assets.conditions import EAGER, OWNERS, WEEKLY
-from spin_reel_assets.recommender.evaluation import Scorer, evaluate, index_ratings, markdown_table, search_weight
+from spin_reel_assets.recommender.evaluation import (Scorer, ease_top_k, index_ratings, markdown_table,
+                                                     quality_table, search_weight)
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import SparkResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
@@ -215,6 +216,8 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
 
 class QualityConfig(dg.Config):
     candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly.")
+    ease_reference: bool = Field(False, description="Also rank with EASE (closed-form item-item) as a reference; "
+                                 "a dense items × items inverse, so only up to 20,000 rated movies.")
     rating_model: bool = Field(False, description="Also fit explicit ALS on the train part for its RMSE (a "
                                "reference rating model; a Spark fit of its own, so off by default).")
     k: int = Field(10, description="Cut-off of the ranking metrics.")
@@ -233,7 +236,9 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
                            faiss_index: ContentIndex, blend_weights: ParquetBundle):
     """Offline evaluation on the evaluation users of the validation protocol (``als_validation_model``):
     Precision@k, Recall@k, nDCG@k, MAP@k and catalogue coverage of popularity, ALS alone, content alone and the
-    hybrid with the weights ``blend_weights`` chose on the tuning users (disjoint from these). Starts no Spark
+    hybrid with the weights ``blend_weights`` chose on the tuning users (disjoint from these), in total and per
+    user segment (training ratings 1–5, 6–20, 21–100, >100), with hits on movies that had no training rating
+    (cold) beside the warm ones; EASE as a reference on request. Starts no Spark
     unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
     ``quality/metrics.parquet``."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
@@ -241,7 +246,14 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     eval_users = validation.evaluation_users
     started = time.perf_counter()
     scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
-    report = evaluate(scorer, validation.test, eval_users, weight, k)
+    references = {}
+    if config.ease_reference:
+        ease = ease_top_k(validation.train, eval_users, k)
+        if ease is None:
+            context.log.warning("EASE reference skipped: more rated movies than its dense inverse allows")
+        else:
+            references["EASE (reference)"] = ease
+    report = quality_table(scorer, validation.test, eval_users, weight, k, references)
     rank_seconds = time.perf_counter() - started
 
     extra = {}
@@ -278,6 +290,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
         metadata["rating_model_rmse"] = dg.MetadataValue.float(round(extra["als explicit (rating model)"]["rmse"], 4))
     for name, values in report.items():
         for metric, value in values.items():
-            metadata[f"{name}/{metric}"] = dg.MetadataValue.float(round(float(value), 5))
+            if not np.isnan(value):  # a segment without evaluation users has no figure
+                metadata[f"{name}/{metric}"] = dg.MetadataValue.float(round(float(value), 5))
     return dg.MaterializeResult(value=ParquetBundle({"metrics": table}, manifest), metadata=metadata,
                                 check_results=quality_checks(report, k))
