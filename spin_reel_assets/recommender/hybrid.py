@@ -152,13 +152,13 @@ def recommend_users(
     content_index: faiss.Index | None = None,
     als_items: np.ndarray | None = None,
     block_size: int = 1024,
-    **search_options,
+    *,
+    search_block: int = 32_768,
 ) -> dict[str, np.ndarray]:
     """Every user's top-n unseen items by the blend of ALS (u·v) and content (profile·c) scores.
 
     Two-stage, so the cost grows with users × (rated items + candidates), not users × catalogue:
-    ``user_candidates`` (see there for the arguments, and the keyword-only ``search_options``) then
-    ``rank_candidates``. With ``candidates`` at least the catalogue size, this is the
+    ``user_candidates`` (see there for the arguments) then ``rank_candidates``. With ``candidates`` at least the catalogue size, this is the
     exact blend over every unseen item.
 
     Returns flat arrays ``user``, ``rank`` (1..n), ``item``, ``score`` (the blend), ``als_score`` (NaN for items
@@ -168,7 +168,8 @@ def recommend_users(
     parts = [
         rank_candidates(*block, weight, n)
         for block in user_candidates(user_factors, item_factors, profiles, content_vectors, seen, candidates,
-                                     content_index, als_items, block_size, **search_options)
+                                     content_index, als_items, block_size,
+                                     search_block=search_block)
     ]
     if not parts:
         return _empty(_USER_KEYS)
