@@ -58,12 +58,10 @@ def user_candidates(
     A user's candidates are the ``candidates`` best unseen items by ALS among ``als_items`` (by default every
     item with factors; pass the items with fitted factors so imputed ones do not widen the exact ALS scan) and the
     2 × ``candidates`` nearest items to the user's content profile in ``content_index`` (rows are items; exact
-    search when None), searched ``search_block`` users at a time. The ALS scan is exact: a dense block of scores
-    up to ``knn_min_items`` items, above that ``faiss.knn`` (BLAS and a heap, never the users × items block) for
-    the ``candidates`` + (the user's seen items) best, seen ones then dropped. Each signal is then computed exactly
-    on the union; seen items score -inf, items without factors NaN for ALS. Peak memory is about 4 bytes ×
-    (``block_size`` × (|als_items| below ``knn_min_items``, + 3 × ``candidates`` × (rank + content dimension)) +
-    ``search_block`` × 6 × ``candidates``).
+    search when None), searched ``search_block`` users at a time. The search scores of each signal are kept and
+    the other signal is computed exactly for each candidate; seen items score -inf, items without factors NaN for
+    ALS. Peak memory is about 4 bytes × (``block_size`` × (|als_items| + 3 × ``candidates`` × (rank + content
+    dimension)) + ``search_block`` × 6 × ``candidates``).
     """
     user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
     item_factors = np.asarray(item_factors, dtype=np.float32)
@@ -116,8 +114,8 @@ def _als_top(user_factors: np.ndarray, als_factors: np.ndarray, als_items: np.nd
              seen: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Each user's n best unseen items of ``als_items`` by u·v, best first: (items, scores), -1 / -inf padded.
 
-    An exact dense scan of the block: at 60k rated movies it costs about what ``faiss.knn`` (BLAS and a heap)
-    does (measured), and keeps ``_top_sorted``'s tie order."""
+    An exact dense scan of the block: ``faiss.knn`` (BLAS and a heap) took as long on a 1,024-user block over 60k
+    items (3.4 s against 3.3 s, on the loaded 2-core machine), and this keeps ``_top_sorted``'s tie order."""
     als = user_factors @ als_factors.T
     rows, cols = _seen_cells(seen, als_position)
     als[rows, cols] = -np.inf
