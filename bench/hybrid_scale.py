@@ -8,8 +8,8 @@ Inputs are seeded synthetic arrays of the real shapes: 1M content vectors (128-d
 2% empty texts), 64-d ALS factors for 162k users and 60k fitted movies scattered over the catalogue, and a CSR of
 25M ratings with power-law user activity and movie popularity. Each step (the content index build, imputation,
 profiles, user lists, explanations, similar-movie lists) runs on the code of this tree ("after") and, with
-``--before``, on the recommender package extracted from an earlier commit, in the same process one after the
-other; per step the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed,
+``--before``, on the recommender package extracted from an earlier commit, in the same process, the two versions
+alternating step by step (the machine is shared: both see the same load at each step); per step the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed,
 with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share of
 the exact candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
 """
@@ -119,7 +119,7 @@ def measured(label: str, results: dict, step, *args, **kwargs):
     seconds = time.perf_counter() - started
     peak = _status("VmHWM:")
     results[label] = {"seconds": round(seconds, 2), "peak_mb": round(peak / 2**20), "added_mb": round((peak - before) / 2**20)}
-    print(f"  {label:18} {seconds:8.1f} s  peak {peak / 2**20:7.0f} MB (+{(peak - before) / 2**20:.0f})", flush=True)
+    print(f" {label:16} {seconds:8.1f} s  peak {peak / 2**20:7.0f} MB (+{(peak - before) / 2**20:.0f})", flush=True)
     return out
 
 
@@ -131,39 +131,47 @@ def overlap(got_rows: np.ndarray, got_items: np.ndarray, ref_rows: np.ndarray, r
     return float(np.isin(ref, got).mean()) if len(ref) else 1.0
 
 
-def run(hybrid, content_lib, data: dict, quality: dict, label: str) -> dict:
-    """Every step on one version of the library; quality against the exact references in ``quality``."""
-    results: dict = {}
-    n_users, n_items = data["rated"].shape
-    index = measured("content index", results, content_lib.build_index, data["content"])
-    recall = content_lib.recall_at_k_vs_exact(index, data["content"], k=10)
-    item_factors, imputed = measured("impute", results, hybrid.impute_item_factors, data["fitted_factors"],
-                                     data["content"])
-    profiles = measured("profiles", results, hybrid.content_profiles, data["rated"], data["content"])
-    recs = measured("user lists", results, hybrid.recommend_users, data["user_factors"], item_factors, profiles,
-                    data["content"], data["rated"], WEIGHT, content_index=index, als_items=data["fitted"])
-    measured("explain", results, hybrid.explain, recs["user"], recs["item"], data["rated"], data["content"])
-    similar = measured("similar lists", results, hybrid.similar_items, data["content"], item_factors, WEIGHT,
-                       content_index=index, candidates=100, als_items=data["fitted"])
+def steps(hybrid, content_lib, data: dict):
+    """The library steps of one version, in order: (label, function) with each step's inputs from the previous."""
+    state: dict = {}
+    yield "content index", lambda: state.__setitem__("index", content_lib.build_index(data["content"]))
+    yield "impute", lambda: state.__setitem__("factors", hybrid.impute_item_factors(data["fitted_factors"],
+                                                                                    data["content"]))
+    yield "profiles", lambda: state.__setitem__("profiles", hybrid.content_profiles(data["rated"], data["content"]))
+    yield "user lists", lambda: state.__setitem__("recs", hybrid.recommend_users(
+        data["user_factors"], state["factors"][0], state["profiles"], data["content"], data["rated"], WEIGHT,
+        content_index=state["index"], als_items=data["fitted"]))
+    yield "explain", lambda: hybrid.explain(state["recs"]["user"], state["recs"]["item"], data["rated"],
+                                            data["content"])
+    yield "similar lists", lambda: state.__setitem__("similar", hybrid.similar_items(
+        data["content"], state["factors"][0], WEIGHT, content_index=state["index"], candidates=100,
+        als_items=data["fitted"]))
+    yield "done", lambda: None
+    state["recall"] = content_lib.recall_at_k_vs_exact(state["index"], data["content"], k=10)
+    yield "figures", state
+
+
+def figures(state: dict, quality: dict) -> dict:
+    """Quality of one version's results against the exact references."""
+    recs, similar, (item_factors, imputed) = state["recs"], state["similar"], state["factors"]
     users, items, cold = quality["users"], quality["items"], quality["cold"]
     in_sample = np.isin(recs["user"], users)
     similar_in_sample = np.isin(similar["item"], items)
-    figures = {
-        "index recall@10 vs exact": recall,
+    reference = quality["imputed"]
+    has_reference = ~np.isnan(reference).any(axis=1)  # empty texts have no neighbours: no factors either way
+    error = (np.linalg.norm(item_factors[cold][has_reference] - reference[has_reference], axis=1)
+             / np.linalg.norm(reference[has_reference], axis=1))
+    return {
+        "index recall@10 vs exact": state["recall"],
         "user top-20 vs exact candidates": overlap(recs["user"][in_sample], recs["item"][in_sample],
                                                    users[quality["user_rows"]], quality["user_items"]),
         "similar top-20 vs exact": overlap(similar["item"][similar_in_sample], similar["similar"][similar_in_sample],
                                            quality["similar_rows"], quality["similar_items"]),
-        "imputed median rel. error": float(np.median(np.linalg.norm(item_factors[cold] - quality["imputed"], axis=1)
-                                                     / np.linalg.norm(quality["imputed"], axis=1))),
+        "imputed median rel. error": float(np.nanmedian(error)) if len(error) else 0.0,
         "imputed movies": int(imputed.sum()),
         "user rows": int(len(recs["user"])),
         "similar rows": int(len(similar["item"])),
     }
-    for name, value in figures.items():
-        print(f"  {name:32} {value:.4f}" if isinstance(value, float) else f"  {name:32} {value:,}", flush=True)
-    results["figures"] = figures
-    return results
 
 
 def exact_references(hybrid, content_lib, data: dict, seed: int = 7) -> dict:
@@ -208,14 +216,28 @@ def main() -> int:
     quality = exact_references(hybrid_after, content_after, data)
     print(f"exact references on {SAMPLE:,}-row samples in {time.perf_counter() - started:.0f} s", flush=True)
 
+    # Versions alternate step by step, so that both see the same (shared, noisy) machine at each step.
     report = {}
     with tempfile.TemporaryDirectory() as folder:
         versions = [("after", hybrid_after, content_after)]
         if args.before:
             versions.insert(0, (f"before ({args.before})", *library_at(args.before, Path(folder))))
-        for label, hybrid, content_lib in versions:
-            print(f"== {label}", flush=True)
-            report[label] = run(hybrid, content_lib, data, quality, label)
+        runs = {label: steps(hybrid, content_lib, data) for label, hybrid, content_lib in versions}
+        report = {label: {} for label in runs}
+        while True:
+            for label, run in runs.items():
+                step, function = next(run)
+                if step == "figures":
+                    report[label]["figures"] = figures(function, quality)
+                elif step != "done":
+                    print(f"{label:18}", end="")
+                    measured(step, report[label], function)
+            if step == "figures":
+                break
+    for label, results in report.items():
+        print(f"== {label}")
+        for name, value in results["figures"].items():
+            print(f"  {name:32} {value:.4f}" if isinstance(value, float) else f"  {name:32} {value:,}")
 
     if len(report) == 2:
         before, after = report.values()
