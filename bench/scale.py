@@ -3,18 +3,28 @@
     python bench/scale.py --sizes 1000000 5000000 25000000      (make bench-scale)
     python bench/scale.py --sizes 1000000 --merge earlier.json   (re-measure some sizes, keep the others)
 
+    python bench/scale.py --sizes 1000000 --real-only           (only the real run, e.g. to check it works)
+
 For each size, ``spin-reel synth`` files (cached under .state/bench-data) are materialized asset by asset into fresh
-stores, each asset in its own process (time, and peak memory of its process tree with the Spark JVM). Prints a table,
-each asset's growth exponent in ratings (the slope of log time over log ratings; 1 is linear) and a JSON line.
+stores, each asset in its own process (time, and peak memory of its process tree with the Spark JVM). Then one real
+run: ``dagster asset materialize --select '*' -m spin_reel_assets.definitions`` (the CLI, default multiprocess
+executor, so independent branches overlap) into other fresh stores, its wall time and the peak memory of its whole
+process tree (step processes and Spark JVMs included), both the summed RSS and the summed PSS (shared pages counted
+once, proportionally), sampled from /proc every 0.25 s. Prints a table, each asset's growth exponent in ratings (the
+slope of log time over log ratings; 1 is linear), the real runs, and a JSON line.
 """
 
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-from bench_data import dataset
+from bench_data import bench_stores, dataset
 from models import ORDER, measure_graph
 
 
@@ -41,21 +51,95 @@ def exponent(sizes: list[int], seconds: list[float]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else None
 
 
+def tree_memory(pid: int) -> tuple[int, int, int]:
+    """(summed RSS bytes, summed PSS bytes, processes) of ``pid`` and all its descendants, from /proc."""
+    rss = pss = count = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+            count += 1
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    stack.extend(int(child) for child in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
+            continue
+    return rss, pss, count
+
+
+def real_run(data_dir: Path) -> dict:
+    """One ``dagster asset materialize --select '*'`` of the whole graph into fresh stores: wall seconds, peak tree
+    RSS/PSS (MB), most processes at once, and whether it succeeded."""
+    with bench_stores() as (postgres_url, mongo_uri, name, work):
+        home = work / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").touch()  # SQLite storage in DAGSTER_HOME, as `make stores`
+        env = {**os.environ, "DAGSTER_HOME": str(home), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
+               "SPIN_REEL_POSTGRES_URL": postgres_url, "SPIN_REEL_MONGO_URI": mongo_uri, "SPIN_REEL_MONGO_DB": name,
+               "SPIN_REEL_DATA_DIR": str(data_dir), "SPARK_LOCAL_IP": "127.0.0.1"}
+        dagster = Path(sys.executable).with_name("dagster")
+        command = [str(dagster), "asset", "materialize", "--select", "*", "-m", "spin_reel_assets.definitions"]
+        log = work / "materialize.log"
+        peak = {"rss": 0, "pss": 0, "processes": 0}
+        started = time.perf_counter()
+        with open(log, "wb") as output:
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1])
+
+            def sample() -> None:
+                while process.poll() is None:
+                    rss, pss, count = tree_memory(process.pid)
+                    peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
+                    peak["processes"] = max(peak["processes"], count)
+                    time.sleep(0.25)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            process.wait()
+            sampler.join()
+        seconds = time.perf_counter() - started
+        if process.returncode:
+            sys.stderr.write(log.read_text(errors="replace")[-3000:])
+        return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak["rss"] / 2**20),
+                "peak_pss_mb": round(peak["pss"] / 2**20), "max_processes": peak["processes"],
+                "ok": process.returncode == 0}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 25_000_000], help="ratings per run")
+    parser.add_argument("--real-only", action="store_true", help="skip the asset-by-asset pass, only the real run")
     parser.add_argument("--merge", type=Path, help="a JSON line printed by an earlier run: its sizes join the table "
                         "(sizes measured again here replace them)")
     args = parser.parse_args()
-    runs = {}
+    runs, real = {}, {}
     if args.merge:
         earlier = json.loads(args.merge.read_text().strip().splitlines()[-1])
         for size in earlier["sizes"]:
             runs[size] = {row["asset"]: row["runs"][str(size)] for row in earlier["assets"] if row["runs"].get(str(size))}
+        real = {int(size): run for size, run in earlier.get("real_runs", {}).items()}
     for size in args.sizes:
         label, folder = dataset(size)
         print(f"== {label}", flush=True)
-        runs[size] = {row["asset"]: row for row in measure_graph(folder)}
+        if not args.real_only:
+            runs[size] = {row["asset"]: row for row in measure_graph(folder)}
+        real[size] = real_run(folder)
+        print(f"real run (dagster asset materialize --select '*'): {real[size]['seconds']:.1f} s, peak tree RSS "
+              f"{real[size]['peak_rss_mb']:,} MB, PSS {real[size]['peak_pss_mb']:,} MB"
+              f"{'' if real[size]['ok'] else '  FAILED'}", flush=True)
+    print(f"\n{'real run':26}{'wall s':>10}{'RSS MB':>10}{'PSS MB':>10}{'procs':>7}")
+    for size in sorted(real):
+        row = real[size]
+        print(f"{size:<26,}{row['seconds']:>10.1f}{row['peak_rss_mb']:>10,}{row['peak_pss_mb']:>10,}{row['max_processes']:>7}"
+              f"{'' if row['ok'] else '  FAILED'}")
+    if args.real_only and not runs:
+        print(json.dumps({"bench": "scale", "sizes": [], "assets": [], "real_runs": {str(n): r for n, r in real.items()}}))
+        return 0 if all(row["ok"] for row in real.values()) else 1
     sizes = sorted(runs)
     print(f"\n{'asset':26}" + "".join(f"{f'{n:,} s':>16}{'MB':>8}" for n in sizes) + f"{'exponent':>10}")
     report = []
@@ -73,8 +157,10 @@ def main() -> int:
         values = [runs[n].get(asset, {}).get("figures", {}).get(key) for n in sizes]
         print(f"{label:34}" + "".join(f"{v:>16,.0f}" if isinstance(v, (int, float)) and v >= 10 else
                                        f"{v:>16.3f}" if isinstance(v, float) else f"{'-':>16}" for v in values))
-    print(json.dumps({"bench": "scale", "sizes": sizes, "assets": report, "total_seconds": dict(zip(map(str, sizes), totals))}))
-    complete = all(row["ok"] for run in runs.values() for row in run.values()) and all(len(run) == len(ORDER) for run in runs.values())
+    print(json.dumps({"bench": "scale", "sizes": sizes, "assets": report, "total_seconds": dict(zip(map(str, sizes), totals)),
+                      "real_runs": {str(n): r for n, r in real.items()}}))
+    complete = (all(row["ok"] for run in runs.values() for row in run.values())
+                and all(len(run) == len(ORDER) for run in runs.values()) and all(row["ok"] for row in real.values()))
     return 0 if complete else 1
 
 

@@ -305,3 +305,38 @@ def test_impute_item_factors_at_scale_uses_an_ivf_index_close_to_exact():
     # the IVF neighbours are nearly the exact ones, so the averages nearly agree
     error = np.linalg.norm(approximate[2000:] - exact[2000:], axis=1) / np.linalg.norm(exact[2000:], axis=1)
     assert np.median(error) < 0.05
+
+
+# --- scale options: subsets, chunks and blocks do not change results ------------------------------------
+
+
+def test_similar_items_for_a_subset_are_the_full_lists_of_those_items():
+    _, item_factors, _, content, _ = _random_problem(6, n_items=80)
+    full = similar_items(content, item_factors, 0.6, n=5, candidates=10, block_size=16)
+    subset = np.array([70, 3, 41, 3])  # any order, repeats: lists of 3, 41 and 70 once each
+    part = similar_items(content, item_factors, 0.6, n=5, candidates=10, items=subset, block_size=2, search_block=3)
+    keep = np.isin(full["item"], subset)
+    assert part["item"].tolist() == full["item"][keep].tolist()
+    for key in ("similar", "rank"):
+        assert part[key].tolist() == full[key][keep].tolist()
+    assert np.allclose(part["score"], full["score"][keep])
+
+
+def test_user_lists_do_not_depend_on_the_search_chunk():
+    user_factors, item_factors, profiles, content, seen = _random_problem(7, n_users=40, n_items=70)
+    whole = recommend_users(user_factors, item_factors, profiles, content, seen, 0.5, n=6, candidates=5)
+    chunked = recommend_users(user_factors, item_factors, profiles, content, seen, 0.5, n=6, candidates=5,
+                              block_size=3, search_block=7)
+    for key in ("user", "item", "rank"):
+        assert chunked[key].tolist() == whole[key].tolist()
+    assert np.allclose(chunked["score"], whole["score"])
+
+
+def test_impute_item_factors_in_blocks_equals_one_block():
+    from spin_reel_assets.recommender.hybrid import impute_item_factors
+
+    _, item_factors, _, content, _ = _random_problem(8, n_items=60)
+    one, one_mask = impute_item_factors(item_factors, content, k=3)
+    blocks, blocks_mask = impute_item_factors(item_factors, content, k=3, block_size=4)
+    np.testing.assert_array_equal(blocks, one)
+    assert blocks_mask.tolist() == one_mask.tolist() and one_mask.sum() == 10
