@@ -232,14 +232,14 @@ class ArtifactStore:
             try:
                 snapshot = open_snapshot(folder)
             except ValueError as error:  # a damaged serving form (not the artifacts): build it again, once
-                log.warning("rebuilding %s: %s", folder, error)
+                log.warning("rebuilding %s: %s", folder, str(error))
                 shutil.rmtree(folder, ignore_errors=True)
                 snapshot = open_snapshot(serving_form.build_in_subprocess(self.directory, self.cache_dir))
         except (InconsistentArtifacts, InterruptedError) as error:
             self._report(signature, error)
             return
         except (OSError, ValueError) as error:
-            log.warning("could not load the artifacts in %s (%s): keeping the previous ones", self.directory, error)
+            log.warning("could not load the artifacts in %s (%s): keeping the previous ones", self.directory, str(error))
             self._failed[signature] = time.monotonic() + FAILED_RETRY_SECONDS
             return
         self._snapshot, self._signature = snapshot, signature
@@ -248,5 +248,7 @@ class ArtifactStore:
 
     def _report(self, signature: tuple, error: Exception) -> None:
         if self._reported != signature:
-            log.warning("not loading the artifacts in %s yet (%s): keeping the previous ones", self.directory, error)
+            # The message, not the exception: a kept log record must not hold its traceback's frames (and with
+            # them a replaced snapshot's mapped files).
+            log.warning("not loading the artifacts in %s yet (%s): keeping the previous ones", self.directory, str(error))
             self._reported = signature

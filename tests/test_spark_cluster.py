@@ -51,7 +51,7 @@ def run_als_model(postgres_url: str, artifacts: str, out: str) -> None:
         seen["users"] = als_model.model.userFactors.count()
 
     resources = resources_for(postgres_url, "mongodb://127.0.0.1:1", "unused", Path(artifacts))
-    result = dg.materialize([*defs.assets, reads_als_model], resources=resources,
+    result = dg.materialize([*defs().assets, reads_als_model], resources=resources,
                             selection=dg.AssetSelection.assets("als_model", "reads_als_model"),
                             run_config={"ops": {"als_model": {"config": ALS_CONFIG}}})
     spark = SparkSession.builder.getOrCreate()  # the run's session, still open: PySparkResource never stops it
@@ -126,7 +126,7 @@ def ratings_db(postgres_url, tmp_path_factory):
     from spin_reel_assets.definitions import defs
 
     resources = resources_for(postgres_url, "mongodb://127.0.0.1:1", "unused", tmp_path_factory.mktemp("ingest"))
-    result = dg.materialize(defs.assets, resources=resources,
+    result = dg.materialize(defs().assets, resources=resources,
                             selection=dg.AssetSelection.assets("clean_ratings", "ratings_table"))
     assert result.success
     return postgres_url
