@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from spin_reel_assets.devtools import devstores  # noqa: E402
+from spin_reel_assets.devtools.processes import stop_process  # noqa: E402
 from spin_reel_assets.schema import HYBRID_MANIFEST_PATH, MOVIE_ID, SIMILAR_MOVIES_PATH, USER_ID, USER_RECOMMENDATIONS_PATH  # noqa: E402
 from tests.web.sample_stack import build_stack  # noqa: E402
 
@@ -116,12 +116,7 @@ def gunicorn(environ: dict[str, str], port: int) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 
@@ -333,12 +328,7 @@ def gunicorn_workers(environ: dict[str, str], port: int, workers: int, probe_pat
             raise RuntimeError(f"gunicorn workers did not all answer 200 on {probe_path}")
         yield base, process.pid, sorted(first.values())
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log_path.unlink(missing_ok=True)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from spin_reel_assets.devtools.devstores import free_port
+from spin_reel_assets.devtools.processes import stop_process
 
 HOST = "127.0.0.1"
 
@@ -65,16 +65,6 @@ def _daemon(cls: str, args: list[str], log: Path, env: dict) -> subprocess.Popen
     command = [str(spark_home() / "bin" / "spark-class"), cls, *args]
     with open(log, "ab") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait(ready, processes, seconds: float, what: str, log: Path) -> None:
@@ -124,4 +114,4 @@ def standalone_cluster(work_dir: Path, worker_memory: str = "1g", worker_cores: 
                       tuple(p.pid for p in processes))
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop_process(process)

@@ -16,7 +16,6 @@ from spin_reel_assets.recommender.blend import (BlendWeights, Blender, PriorSpec
                                                 choose_blend_weights, choose_weight, popularity_prior, simplex_grid)
 from spin_reel_assets.schema import DEFAULT_CANDIDATES
 
-RECOMMENDERS = ("popularity", "als", "content", "hybrid")
 
 
 @dataclass
@@ -136,36 +135,10 @@ class Scorer:
                                 len(users), k)
 
 
-def split_users(test: sp.csr_matrix, tuning_fraction: float, max_tuning: int, max_evaluation: int,
-                seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Users with test ratings, in two disjoint seeded groups: the tuning users (``tuning_fraction`` of them, at
-    most ``max_tuning``) choose the blend weight, the evaluation users (the rest, at most ``max_evaluation``)
-    measure the recommenders. The caps make both a seeded sample at scale."""
-    users = np.flatnonzero(np.diff(test.indptr) > 0)
-    shuffled = np.random.default_rng(seed).permutation(users)
-    n_tuning = int(round(tuning_fraction * len(users)))
-    return np.sort(shuffled[:n_tuning][:max_tuning]), np.sort(shuffled[n_tuning:][:max_evaluation])
-
-
 def search_weight(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, k: int = 10) -> tuple[float, dict[float, float]]:
     """The ALS share of the blend with the best nDCG@k on the held-out ratings of ``users``."""
     truth = test[users]
     return choose_weight(lambda weight: metrics.ndcg_at_k(scorer.top_k(weight, k, users), truth, k))
-
-
-def evaluate(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, weight: float,
-             k: int = 10) -> dict[str, dict[str, float]]:
-    """Precision/recall/nDCG/MAP@k and coverage of popularity, ALS alone, content alone and the hybrid on the
-    held-out ratings of ``users``. ALS alone uses the fitted factors only; the hybrid also the imputed ones."""
-    truth = test[users]
-    train = scorer.train
-    top = {
-        "popularity": hybrid.recommend_popular(train[users], hybrid.popularity_scores(train), k),
-        "als": scorer.top_k(1.0, k, users, imputed=False),
-        "content": scorer.top_k(0.0, k, users),
-        "hybrid": scorer.top_k(weight, k, users),
-    }
-    return {name: metrics.ranking_report(top[name], truth, train.shape[1], k) for name in RECOMMENDERS}
 
 
 COLD_ROUTES = ("neighbours", "ridge")

@@ -3,26 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from spin_reel_assets.recommender.evaluation import Scorer, evaluate, search_weight, split_users
+from spin_reel_assets.recommender.evaluation import Scorer, quality_table, search_weight
 from spin_reel_assets.recommender.content import build_index, l2_normalize
-
-
-def _test_matrix(rows: int, with_ratings: list[int]) -> sp.csr_matrix:
-    data = np.ones(len(with_ratings), dtype=np.float32)
-    return sp.csr_matrix((data, (with_ratings, np.zeros(len(with_ratings), dtype=int))), shape=(rows, 3))
-
-
-def test_split_users_gives_disjoint_groups_of_users_with_test_ratings():
-    test = _test_matrix(100, list(range(0, 100, 2)))  # 50 users with held-out ratings
-    tuning, evaluation = split_users(test, 0.2, max_tuning=1000, max_evaluation=1000, seed=7)
-    assert len(tuning) == 10 and len(evaluation) == 40
-    assert not set(tuning) & set(evaluation)
-    assert set(tuning) | set(evaluation) == set(range(0, 100, 2))
-    again = split_users(test, 0.2, max_tuning=1000, max_evaluation=1000, seed=7)
-    assert all(np.array_equal(a, b) for a, b in zip((tuning, evaluation), again))  # deterministic for a seed
-    # at scale each group is a sample of at most max_users
-    tuning, evaluation = split_users(test, 0.5, max_tuning=5, max_evaluation=8, seed=7)
-    assert len(tuning) == 5 and len(evaluation) == 8 and not set(tuning) & set(evaluation)
 
 
 def _planted(seed: int = 0, n_users: int = 60, n_items: int = 40):
@@ -37,14 +19,17 @@ def _planted(seed: int = 0, n_users: int = 60, n_items: int = 40):
     return Scorer(train, *factors, content, build_index(content)), test
 
 
-def test_the_weight_search_prefers_the_informative_signal_and_evaluate_reports_it():
+def test_the_weight_search_prefers_the_informative_signal_and_the_quality_table_reports_it():
     scorer, test = _planted()
     users = np.arange(60)
     weight, grid = search_weight(scorer, test, users)
     # content carries the signal here, the factors are noise; exact ties go to the larger ALS weight
     assert weight < 0.5 and grid[weight] == max(grid.values()) > grid[1.0]
-    report = evaluate(scorer, test, users, weight)
+    report = quality_table(scorer, test, users, weight)
     assert set(report) == {"popularity", "als", "content", "hybrid"}
+    # every user with held-out ratings is in exactly one segment
+    assert sum(report["hybrid"][f"users {label}"] for label in ("1-5", "6-20", "21-100", ">100")) == \
+        np.count_nonzero(np.diff(test.indptr))
     assert report["content"]["ndcg@10"] > 0.9 > report["als"]["ndcg@10"]
     assert report["hybrid"]["ndcg@10"] > report["als"]["ndcg@10"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from spin_reel_assets.devtools.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = REPO / "spin_reel_web" / "gunicorn.conf.py"
@@ -68,12 +68,7 @@ def gunicorn(served_stack):
                 time.sleep(0.2)
             yield port
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def assert_security_headers(headers: dict[str, str]) -> None:

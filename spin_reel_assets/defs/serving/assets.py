@@ -3,7 +3,6 @@ evaluation that says whether the blend helps."""
 
 import datetime as dt
 import time
-from typing import Literal
 
 import dagster as dg
 import numpy as np
