@@ -48,10 +48,9 @@ def _validation(ratings_table: pa.Table, als_validation_model: ParquetBundle, fa
     return rebuild(ratings_table, als_validation_model.tables, item_ids), content_vectors
 
 
-def _scorer(validation: Validation, content_vectors: np.ndarray, faiss_index: ContentIndex, candidates: int,
-            impute: bool = True) -> Scorer:
+def _scorer(validation: Validation, content_vectors: np.ndarray, faiss_index: ContentIndex, candidates: int) -> Scorer:
     return Scorer(validation.train, validation.user_factors, validation.item_factors, content_vectors,
-                  faiss_index.index, candidates, impute=impute)
+                  faiss_index.index, candidates)
 
 
 def _vectors_column(matrix: np.ndarray) -> pa.Array:
