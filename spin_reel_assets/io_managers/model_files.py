@@ -19,12 +19,11 @@ from pathlib import Path
 import dagster as dg
 import faiss
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster_pyspark import LazyPySparkResource
 from upath import UPath
 
-from spin_reel_assets.recommender.factors import AlsFactors, FactorTable
+from spin_reel_assets.recommender.factors import AlsFactors, FactorTable, factor_table_from_arrow, factor_table_to_arrow
 from spin_reel_assets.recommender.spark_als import AlsArtifact, AlsParams
 
 # Beside the Spark model: the factor matrices as (id int64, factors list<float32>) rows sorted by id, so readers
@@ -70,18 +69,6 @@ def publish_folder(build, target: UPath) -> None:
         for file in folder.rglob("*"):
             if file.is_file():
                 (target / file.relative_to(folder).as_posix()).write_bytes(file.read_bytes())
-
-
-def factor_table_to_arrow(table: FactorTable) -> pa.Table:
-    offsets = pa.array(np.arange(len(table.ids) + 1, dtype=np.int32) * table.rank)
-    factors = pa.ListArray.from_arrays(offsets, pa.array(table.factors.astype(np.float32).ravel()))
-    return pa.table({"id": pa.array(table.ids, pa.int64()), "factors": factors})
-
-
-def factor_table_from_arrow(table: pa.Table, rank: int) -> FactorTable:
-    ids = table.column("id").to_numpy().astype(np.int64)
-    values = table.column("factors").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return FactorTable.from_unsorted(ids, values.astype(np.float32).reshape(len(ids), rank))
 
 
 def spark_factor_table(factors_df) -> FactorTable:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from .spark_als import AlsParams
 
@@ -61,3 +62,18 @@ class AlsFactors:
 
     def item_matrix(self, item_ids: np.ndarray) -> np.ndarray:
         return self.items.aligned(item_ids)
+
+
+def factor_table_to_arrow(table: FactorTable) -> pa.Table:
+    """(id int64, factors list<float32>) rows, the Parquet layout of factors everywhere in the project."""
+    offsets = pa.array(np.arange(len(table.ids) + 1, dtype=np.int32) * table.rank)
+    factors = pa.ListArray.from_arrays(offsets, pa.array(table.factors.astype(np.float32).ravel()))
+    return pa.table({"id": pa.array(table.ids, pa.int64()), "factors": factors})
+
+
+def factor_table_from_arrow(table: pa.Table, rank: int | None = None) -> FactorTable:
+    """The FactorTable of ``factor_table_to_arrow`` rows; ``rank`` is derived from the rows when not given."""
+    ids = table.column("id").to_numpy().astype(np.int64)
+    values = table.column("factors").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    rank = rank if rank is not None else (len(values) // len(ids) if len(ids) else 0)
+    return FactorTable.from_unsorted(ids, values.astype(np.float32).reshape(len(ids), rank))

@@ -15,7 +15,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from spin_reel_assets.recommender.evaluation import Interactions, index_ratings
-from spin_reel_assets.recommender.factors import FactorTable
+from spin_reel_assets.recommender.factors import FactorTable, factor_table_from_arrow, factor_table_to_arrow
 from spin_reel_assets.recommender.split import protocol_split
 from spin_reel_assets.schema import MOVIE_ID, RATED_AT, RATING, USER_ID
 
@@ -28,20 +28,14 @@ def pair_keys(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
 
 
 def factor_table(ids: np.ndarray, factors: np.ndarray) -> pa.Table:
-    """(id, factors list<float32>) rows of the ids that have factors (rows of NaN are left out)."""
+    """``factor_table_to_arrow`` of the ids that have factors (rows of NaN are left out)."""
     fitted = ~np.isnan(factors).any(axis=1) if factors.shape[1] else np.zeros(len(ids), dtype=bool)
-    rank = factors.shape[1]
-    offsets = pa.array(np.arange(int(fitted.sum()) + 1, dtype=np.int32) * rank)
-    values = pa.array(factors[fitted].astype(np.float32).ravel())
-    return pa.table({"id": pa.array(ids[fitted].astype(np.int64)), "factors": pa.ListArray.from_arrays(offsets, values)})
+    return factor_table_to_arrow(FactorTable(np.asarray(ids, dtype=np.int64)[fitted], factors[fitted]))
 
 
 def factors_from_table(table: pa.Table, ids: np.ndarray) -> np.ndarray:
     """The factors of ``ids`` from a ``factor_table``: NaN rows for ids without factors."""
-    values = table.column("factors").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    rank = len(values) // table.num_rows if table.num_rows else 0
-    stored = FactorTable.from_unsorted(table.column("id").to_numpy(), values.reshape(table.num_rows, rank))
-    return stored.aligned(ids)
+    return factor_table_from_arrow(table).aligned(ids)
 
 
 @dataclass
