@@ -15,9 +15,11 @@ slope of log time over log ratings; 1 is linear), the real runs, and a JSON line
 """
 
 import argparse
+import gzip
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -73,41 +75,134 @@ def tree_memory(pid: int) -> tuple[int, int, int]:
     return rss, pss, count
 
 
+NEW_TMDB_ID = 2_100_000_000  # the movie the TMDB-only rebuild adds (fits int4, above every synthetic id)
+
+
+def _tracked(command: list[str], env: dict, log: Path) -> dict:
+    """Runs ``command``: wall seconds, peak RSS/PSS (MB) and most processes of its process tree, success."""
+    peak = {"rss": 0, "pss": 0, "processes": 0}
+    started = time.perf_counter()
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1])
+
+        def sample() -> None:
+            while process.poll() is None:
+                rss, pss, count = tree_memory(process.pid)
+                peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
+                peak["processes"] = max(peak["processes"], count)
+                time.sleep(0.25)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        process.wait()
+        sampler.join()
+    if process.returncode:
+        sys.stderr.write(log.read_text(errors="replace")[-3000:])
+    return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak["rss"] / 2**20),
+            "peak_pss_mb": round(peak["pss"] / 2**20), "max_processes": peak["processes"], "ok": process.returncode == 0}
+
+
+def _run_ids(home: Path) -> set[str]:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return {run.run_id for run in instance.get_runs()}
+
+
+def _steps(home: Path, before: set[str]) -> dict[str, dict]:
+    """Per asset materialized by the runs not in ``before``: its step's seconds and the floats of its metadata."""
+    import dagster as dg
+
+    steps: dict[str, dict] = {}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs():
+            if run.run_id in before:
+                continue
+            started: dict[str, float] = {}
+            for record in instance.all_logs(run.run_id):
+                event = record.dagster_event
+                if event is None or not event.step_key:
+                    continue
+                if event.event_type_value == "STEP_START":
+                    started[event.step_key] = record.timestamp
+                elif event.event_type_value == "STEP_SUCCESS":
+                    steps.setdefault(event.step_key, {})["step_seconds"] = round(record.timestamp - started.get(event.step_key, record.timestamp), 1)
+                elif event.event_type_value == "ASSET_MATERIALIZATION":
+                    metadata = record.asset_materialization.metadata
+                    steps.setdefault(event.step_key, {}).update(
+                        {key: value.value for key, value in metadata.items() if isinstance(value.value, (int, float))},
+                        materialized=True)
+    return steps
+
+
+def own_code_seconds(steps: dict[str, dict]) -> float:
+    """Summed step time outside the Spark ALS fits and the Mongo server's inserts (the scale issue's "own code")."""
+    fits = sum(steps.get(asset, {}).get(key, 0) for asset, key in
+               (("als_model", "train_seconds"), ("als_validation_model", "fit_seconds")))
+    mongo = steps.get("movies_collection", {}).get("write_seconds", 0)
+    return round(sum(step.get("step_seconds", 0) for step in steps.values()) - fits - mongo, 1)
+
+
+def _add_a_movie(tmdb_file: Path) -> None:
+    """A TMDB-only change: the file gains one movie (its last row again, under a new id)."""
+    with open(tmdb_file, "rb+") as handle:
+        handle.seek(max(0, tmdb_file.stat().st_size - 1_000_000))
+        last = handle.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        first_field, rest = last.split(b",", 1)
+        handle.seek(0, os.SEEK_END)
+        handle.write(b"\n" + (b'"%d"' % NEW_TMDB_ID if first_field.startswith(b'"') else b"%d" % NEW_TMDB_ID) + b"," + rest + b"\n")
+
+
 def real_run(data_dir: Path) -> dict:
-    """One ``dagster asset materialize --select '*'`` of the whole graph into fresh stores: wall seconds, peak tree
-    RSS/PSS (MB), most processes at once, and whether it succeeded."""
+    """One ``dagster asset materialize --select '*'`` of the whole graph into fresh stores (wall seconds, peak tree
+    RSS/PSS in MB, most processes at once, success, per-asset step seconds and the own-code sum); then a TMDB-only
+    change (the TMDB file, copied, gains a movie) and ``spin-reel rebuild``: the same figures and which assets it
+    rebuilt (none of them a Spark fit, if the graph is right)."""
     with bench_stores() as (postgres_url, mongo_uri, name, work):
         home = work / "dagster_home"
         home.mkdir()
         (home / "dagster.yaml").touch()  # SQLite storage in DAGSTER_HOME, as `make stores`
+        tmdb = work / "TMDB_movie_dataset_v11.csv"
+        source = next(data_dir.glob("TMDB_movie_dataset_v11.csv*"))
+        with (gzip.open if source.suffix == ".gz" else open)(source, "rb") as original, open(tmdb, "wb") as copy:
+            shutil.copyfileobj(original, copy, 1 << 24)
         env = {**os.environ, "DAGSTER_HOME": str(home), "SPIN_REEL_ARTIFACTS_DIR": str(work / "artifacts"),
                "SPIN_REEL_POSTGRES_URL": postgres_url, "SPIN_REEL_MONGO_URI": mongo_uri, "SPIN_REEL_MONGO_DB": name,
-               "SPIN_REEL_DATA_DIR": str(data_dir), "SPARK_LOCAL_IP": "127.0.0.1"}
-        dagster = Path(sys.executable).with_name("dagster")
-        command = [str(dagster), "asset", "materialize", "--select", "*", "-m", "spin_reel_assets.definitions"]
+               "SPIN_REEL_DATA_DIR": str(data_dir), "SPIN_REEL_TMDB_FILE": str(tmdb), "SPARK_LOCAL_IP": "127.0.0.1"}
+        spin_reel = [str(Path(sys.executable).with_name("spin-reel")), "rebuild"]
         log = work / "materialize.log"
-        peak = {"rss": 0, "pss": 0, "processes": 0}
-        started = time.perf_counter()
-        with open(log, "wb") as output:
-            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1])
+        # Observed first, so the materializations record the inputs' data versions a later rebuild compares with.
+        subprocess.run(spin_reel + ["--dry-run"], env=env, check=True, capture_output=True)
+        dagster = Path(sys.executable).with_name("dagster")
+        before = _run_ids(home)
+        result = _tracked([str(dagster), "asset", "materialize", "--select", "*", "-m", "spin_reel_assets.definitions"],
+                          env, log)
+        result["steps"] = _steps(home, before)
+        result["own_code_seconds"] = own_code_seconds(result["steps"])
+        if result["ok"]:
+            _add_a_movie(tmdb)
+            before = _run_ids(home)
+            rebuild = _tracked(spin_reel, env, log)
+            rebuild["steps"] = _steps(home, before)
+            # (its other step observes the input files: hashing them)
+            rebuild["rebuilt"] = sorted(key for key, step in rebuild["steps"].items() if step.get("materialized"))
+            result["tmdb_rebuild"] = rebuild
+        return result
 
-            def sample() -> None:
-                while process.poll() is None:
-                    rss, pss, count = tree_memory(process.pid)
-                    peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
-                    peak["processes"] = max(peak["processes"], count)
-                    time.sleep(0.25)
 
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            process.wait()
-            sampler.join()
-        seconds = time.perf_counter() - started
-        if process.returncode:
-            sys.stderr.write(log.read_text(errors="replace")[-3000:])
-        return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak["rss"] / 2**20),
-                "peak_pss_mb": round(peak["pss"] / 2**20), "max_processes": peak["processes"],
-                "ok": process.returncode == 0}
+def _print_real(size: int, row: dict) -> None:
+    print(f"{size:<26,}{row['seconds']:>10.1f}{row['peak_rss_mb']:>10,}{row['peak_pss_mb']:>10,}{row['max_processes']:>7}"
+          f"{row.get('own_code_seconds', 0):>10.1f}{'' if row['ok'] else '  FAILED'}")
+    rebuild = row.get("tmdb_rebuild")
+    if rebuild:
+        share = rebuild["seconds"] / row["seconds"]
+        print(f"{'  TMDB-only rebuild':<26}{rebuild['seconds']:>10.1f}{rebuild['peak_rss_mb']:>10,}{rebuild['peak_pss_mb']:>10,}"
+              f"{rebuild['max_processes']:>7}{'':>10}  {share:.0%} of the run; rebuilt {', '.join(rebuild['rebuilt'])}"
+              f"{'' if rebuild['ok'] else '  FAILED'}")
+    for label, run in (("run", row), ("rebuild", rebuild or {})):
+        if run.get("steps"):
+            print(f"  {label} step seconds: " + ", ".join(f"{key} {step.get('step_seconds', 0):.0f}"
+                                                          for key, step in run["steps"].items()))
 
 
 def main() -> int:
@@ -132,11 +227,9 @@ def main() -> int:
         print(f"real run (dagster asset materialize --select '*'): {real[size]['seconds']:.1f} s, peak tree RSS "
               f"{real[size]['peak_rss_mb']:,} MB, PSS {real[size]['peak_pss_mb']:,} MB"
               f"{'' if real[size]['ok'] else '  FAILED'}", flush=True)
-    print(f"\n{'real run':26}{'wall s':>10}{'RSS MB':>10}{'PSS MB':>10}{'procs':>7}")
+    print(f"\n{'real run':26}{'wall s':>10}{'RSS MB':>10}{'PSS MB':>10}{'procs':>7}{'own s':>10}")
     for size in sorted(real):
-        row = real[size]
-        print(f"{size:<26,}{row['seconds']:>10.1f}{row['peak_rss_mb']:>10,}{row['peak_pss_mb']:>10,}{row['max_processes']:>7}"
-              f"{'' if row['ok'] else '  FAILED'}")
+        _print_real(size, real[size])
     if args.real_only and not runs:
         print(json.dumps({"bench": "scale", "sizes": [], "assets": [], "real_runs": {str(n): r for n, r in real.items()}}))
         return 0 if all(row["ok"] for row in real.values()) else 1

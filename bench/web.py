@@ -4,9 +4,10 @@
     SPIN_REEL_ARTIFACTS_DIR=artifacts python bench/web.py   # against real artifacts and the SPIN_REEL_* stores
                                                             # (the sample stack when that directory has none)
     python bench/web.py --scale         # `make bench-web-scale`: the sample beside artifacts at 162k users x 1M
-                                        # movies written in the published schema, 2 workers each: time to each
-                                        # worker's first 200 (first start, which builds the serving form, and a
-                                        # restart), PSS of the workers, the three routes, cold-start recall@20
+                                        # movies written in the published schema, 2 workers each: the serving_form
+                                        # asset's build, time to each worker's first 200 (after it, on a restart,
+                                        # and without it), PSS of the workers, the three routes (also at one
+                                        # connection), cold-start recall@20
 
 Routes: /api/users/<id>/recommendations (a Lua script rotates over the users of the artifacts) and
 /movies/<id> (rotating over movies with similar lists). Goal on 2 cores: >= 1,500 req/s on the API route with
@@ -369,19 +370,30 @@ def measure_recall(artifacts: Path, queries: int = 50, seed: int = 11) -> dict:
 
 
 def _serve_and_load(label: str, environ: dict, artifacts: Path, args, rng) -> dict:
+    from spin_reel_web import serving_form
+
     rotation = _rotation(artifacts, rng)
     probe = rotation["GET /api/users/<id>/recommendations"][0] % rotation["GET /api/users/<id>/recommendations"][1][0]
     result = {"label": label}
+    cache = artifacts / ".serving"
+    shutil.rmtree(cache, ignore_errors=True)
     with gunicorn_workers(environ, free_port(), 2, probe) as (_base, _master, first):
-        result["first_200_cold"] = first  # includes building the serving form of this version
+        result["first_200_unbuilt"] = first  # no serving_form asset ran: the first worker builds the form
+    shutil.rmtree(cache)
+    started = time.monotonic()
+    serving_form.build(artifacts, cache)  # what the pipeline's serving_form asset does after hybrid_recommendations
+    result["asset_build_seconds"] = time.monotonic() - started
+    with gunicorn_workers(environ, free_port(), 2, probe) as (_base, _master, first):
+        result["first_200_built"] = first
     with gunicorn_workers(environ, free_port(), 2, probe) as (base, master, first):
         result["first_200_restart"] = first
         for route, (path_format, ids) in rotation.items():
             run_wrk(base, path_format, ids, args.threads, args.connections, args.warmup)
             result[route] = run_wrk(base, path_format, ids, args.threads, args.connections, args.duration)
+            # One connection: a request's own latency, without the queue of -c32 on two cores.
+            result[route]["alone_p50_ms"] = run_wrk(base, path_format, ids, 1, 1, args.duration)["p50_ms"]
         result["pss_mib"] = [pss_mib(pid) for pid in _workers(master)]
-    serving = artifacts / ".serving"
-    result["serving_form_mib"] = sum(path.stat().st_size for path in serving.rglob("*.arrow")) / 2**20
+    result["serving_form_mib"] = sum(path.stat().st_size for path in cache.rglob("*.arrow")) / 2**20
     return result
 
 
@@ -407,24 +419,29 @@ def scale_main(args) -> int:
     print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration} --latency; gunicorn, 2 workers x "
           f"{os.environ.get('SPIN_REEL_WEB_THREADS', '4')} threads")
     sample_result, scale_result = results
+    def seconds(values: list[float]) -> str:
+        return ", ".join(f"{value:.2f}" for value in values) + " s"
+
     for result in results:
-        print(f"\n[{result['label']}] first 200 per worker: first start (builds the serving form) "
-              f"{', '.join(f'{s:.2f}' for s in result['first_200_cold'])} s; restart "
-              f"{', '.join(f'{s:.2f}' for s in result['first_200_restart'])} s")
+        print(f"\n[{result['label']}] serving_form asset (pipeline): {result['asset_build_seconds']:.1f} s. First 200 "
+              f"per worker after start: {seconds(result['first_200_built'])}; restart "
+              f"{seconds(result['first_200_restart'])}; without the asset's form (a worker builds it) "
+              f"{seconds(result['first_200_unbuilt'])}")
         print(f"[{result['label']}] PSS of the workers after the load: "
               f"{' + '.join(f'{m:.0f}' for m in result['pss_mib'])} = {sum(result['pss_mib']):.0f} MiB "
               f"(serving form on disk {result['serving_form_mib']:.0f} MiB)")
-    print(f"\n{'route':<40} {'':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"\n{'route':<40} {'':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'1-conn p50':>11}")
     for route in sample_result:
         if not isinstance(sample_result[route], dict):
             continue
         for result in results:
             figures = result[route]
             print(f"{route:<40} {result['label']:>11} {figures['requests_per_second']:>8.0f} {figures['p50_ms']:>8.2f} "
-                  f"{figures['p99_ms']:>8.2f} {figures['errors']:>7}")
+                  f"{figures['p99_ms']:>8.2f} {figures['errors']:>7} {figures['alone_p50_ms']:>11.2f}")
         print(f"{'':<40} {'ratio':>11} {scale_result[route]['requests_per_second'] / sample_result[route]['requests_per_second']:>8.2f} "
               f"{scale_result[route]['p50_ms'] / sample_result[route]['p50_ms']:>8.2f} "
-              f"{scale_result[route]['p99_ms'] / sample_result[route]['p99_ms']:>8.2f}")
+              f"{scale_result[route]['p99_ms'] / sample_result[route]['p99_ms']:>8.2f} {'':>7} "
+              f"{scale_result[route]['alone_p50_ms'] / sample_result[route]['alone_p50_ms']:>11.2f}")
     for label, figures in recall.items():
         print(f"\ncold start [{label}]: recall@20 vs exact {figures['recall']:.3f} (min {figures['min_recall']:.2f}) "
               f"over 50 liked sets; in-process median {figures['served_ms']:.1f} ms (exact scoring of every movie "

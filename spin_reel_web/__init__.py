@@ -26,7 +26,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(DEBUG=False, MAX_CONTENT_LENGTH=64 * 1024)
     app.json.sort_keys = False
 
-    app.extensions["spin_reel_artifacts"] = ArtifactStore(app.config["ARTIFACTS_DIR"], app.config["ARTIFACT_CHECK_SECONDS"])
+    app.extensions["spin_reel_artifacts"] = ArtifactStore(app.config["ARTIFACTS_DIR"], app.config["ARTIFACT_CHECK_SECONDS"],
+                                                                app.config["SERVING_DIR"])
     app.extensions["spin_reel_catalog"] = MovieCatalog(app.config["MOVIE_CACHE_SECONDS"])
     app.extensions["spin_reel_responses"] = ResponseCache(app.config["MOVIE_CACHE_SECONDS"])
     app.extensions["spin_reel_titles"] = TitlePool()

@@ -26,6 +26,9 @@ from .serving_form import MISSING_ID, InconsistentArtifacts
 log = logging.getLogger(__name__)
 
 FAILED_RETRY_SECONDS = 60.0  # a version that failed to build is tried again after this long
+# With a cache folder of its own, how long a serving process waits for the pipeline's serving_form asset to publish
+# a new version beside the artifacts before building it itself (the asset takes seconds to a minute at 1M movies).
+PUBLISH_WAIT_SECONDS = 120.0
 
 
 class RankedLists:
@@ -180,12 +183,15 @@ class ArtifactStore:
     an old snapshot's mapping goes away with the last reference to it. A broken, half-written or still-being-
     written version keeps the previous one served."""
 
-    def __init__(self, directory: str | Path, check_seconds: float = 1.0, cache_dir: str | Path | None = None):
+    def __init__(self, directory: str | Path, check_seconds: float = 1.0, cache_dir: str | Path | None = None,
+                 publish_wait_seconds: float = PUBLISH_WAIT_SECONDS):
         # A request multiplies small matrices (the cold start's scans): OpenBLAS's helper threads cost more than
         # they bring there, and spin on the cores the request threads and the other workers need.
         threadpool_limits(limits=1, user_api="blas")
         self.directory = Path(directory)
-        self.cache_dir = Path(cache_dir) if cache_dir else serving_form.default_cache_dir(self.directory)
+        self.published_dir = serving_form.default_cache_dir(self.directory)
+        self.cache_dir = Path(cache_dir) if cache_dir else self.published_dir
+        self._publish_wait = publish_wait_seconds if self.cache_dir != self.published_dir else 0.0
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
         self._next_check = 0.0
@@ -214,16 +220,30 @@ class ArtifactStore:
         except InconsistentArtifacts as error:
             self._report(signature, error)
             return
-        folder = self.cache_dir / serving_form.version_name(signature)
-        if (folder / "meta.json").exists():
+        name = serving_form.version_name(signature)
+        # The pipeline's serving_form asset builds it beside the artifacts; this process builds its own only
+        # when that one is missing (artifacts written by another pipeline, or copied without it).
+        folder = next((folder for folder in (self.published_dir / name, self.cache_dir / name)
+                       if (folder / "meta.json").exists()), None)
+        if folder is not None:
             self._load(signature, lambda: folder)
         elif self._snapshot is None:
             self._load(signature, lambda: serving_form.build_in_subprocess(self.directory, self.cache_dir))
         elif self._builder is None or not self._builder.is_alive():
             self._builder = threading.Thread(
-                target=self._load, args=(signature, lambda: serving_form.build_in_subprocess(self.directory, self.cache_dir)),
+                target=self._load, args=(signature, lambda: self._published_or_built(name)),
                 name="serving-form-build", daemon=True)
             self._builder.start()
+
+    def _published_or_built(self, name: str) -> Path:
+        """The version the pipeline publishes within the wait, else one this process builds in its own cache.
+        (Sharing the pipeline's folder, the file lock already makes the later of the two builders wait.)"""
+        deadline = time.monotonic() + self._publish_wait
+        while time.monotonic() < deadline:
+            if (self.published_dir / name / "meta.json").exists():
+                return self.published_dir / name
+            time.sleep(min(1.0, self._publish_wait / 10))
+        return serving_form.build_in_subprocess(self.directory, self.cache_dir)
 
     def _load(self, signature: tuple, folder_of) -> None:
         """Maps the version ``folder_of()`` returns (building it, maybe) and serves it; keeps the previous on failure."""

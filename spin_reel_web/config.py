@@ -27,6 +27,9 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict:
         "STORE_RETRY_SECONDS": float(environ.get("SPIN_REEL_STORE_RETRY_SECONDS", "5")),
         # PostgreSQL connections per process; gunicorn.conf.py sets it to its threads per worker.
         "POSTGRES_POOL_SIZE": 4,
+        # Where this process builds the serving form when the pipeline did not (default: ARTIFACTS_DIR/.serving,
+        # where the pipeline's serving_form asset puts it); for an artifacts directory this process cannot write.
+        "SERVING_DIR": environ.get("SPIN_REEL_SERVING_DIR") or None,
         # How often the artifact files' mtimes are checked for a reload.
         "ARTIFACT_CHECK_SECONDS": float(environ.get("SPIN_REEL_ARTIFACT_CHECK_SECONDS", "1")),
         # How long movie documents read from MongoDB are reused by this process.

@@ -34,6 +34,7 @@ REQUIRED_DEPENDENCIES = {
     "als_validation_model": {"ratings_table"},
     "blend_weights": {"als_validation_model", "faiss_index", "ratings_table"},
     "hybrid_recommendations": {"als_model", "faiss_index", "ratings_table", "blend_weights"},
+    "serving_form": {"hybrid_recommendations"},
     "recommendation_quality": {"als_validation_model", "faiss_index", "ratings_table", "blend_weights"},
 }
 SOURCE_ASSETS = {"ratings_file", "movies_file", "links_file", "tmdb_file"}

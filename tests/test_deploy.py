@@ -292,6 +292,9 @@ def test_volumes(compose, services):
     assert mounts(services["user_code"])[environment(services["user_code"])["SPIN_REEL_ARTIFACTS_DIR"]][1] == "rw"
     assert {name for name, service in services.items()
             if any(source == "artifacts" for source, _ in mounts(service).values())} == {"user_code", "web"}
+    # the web app reads them only; its own serving-form cache (when the runs' serving_form is missing) is writable
+    assert mounts(services["web"])[environment(services["web"])["SPIN_REEL_ARTIFACTS_DIR"]][1] == "ro"
+    assert mounts(services["web"])[environment(services["web"])["SPIN_REEL_SERVING_DIR"]] == ("serving_cache", "rw")
 
     # Dagster's local storage (compute logs) is shared by the Dagster services under $DAGSTER_HOME/storage
     dagster_home = dockerfile_env()["DAGSTER_HOME"]

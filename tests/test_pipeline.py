@@ -14,7 +14,7 @@ def test_every_asset_and_check_succeeds(materialized):
     keys = {event.asset_key.to_user_string() for event in materialized.result.get_asset_materialization_events()}
     assert keys == {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
                     "als_validation_model", "faiss_index", "blend_weights", "hybrid_recommendations",
-                    "recommendation_quality"}
+                    "serving_form", "recommendation_quality"}
     checks = {e.check_name: e.passed for e in materialized.result.get_asset_check_evaluations()}
     assert checks["every_user_has_top_n"] and checks["no_rated_movie_recommended"] and checks["ids_exist_in_collection"]
     assert checks["clean_ratings_are_sound"] and checks["clean_movies_are_sound"]
@@ -124,3 +124,21 @@ def test_the_explicit_rating_model_is_opt_in(materialized):
     # back to the default report, so the stores hold what the code location's own config produces
     assert dg.materialize(list(defs().assets), instance=materialized.instance, resources=materialized.resources,
                           selection=dg.AssetSelection.assets("recommendation_quality")).success
+
+
+def test_the_web_app_maps_the_serving_form_the_pipeline_built(materialized, monkeypatch):
+    """serving_form builds what a web worker would otherwise build on its first request: the worker maps it."""
+    from spin_reel_web.artifacts import ArtifactStore
+
+    built = materialized.metadata("serving_form")
+    assert (materialized.artifacts / ".serving" / built["version"] / "meta.json").exists()
+    assert built["movies"] == materialized.metadata("hybrid_recommendations")["movies"]
+
+    def forbidden(*_args):
+        raise AssertionError("the web app rebuilt the serving form")
+    monkeypatch.setattr("spin_reel_web.serving_form.build_in_subprocess", forbidden)
+    snapshot = ArtifactStore(materialized.artifacts).current()
+    assert snapshot.version == built["version"]
+    users = pq.read_table(materialized.artifacts / "hybrid" / "user_recommendations.parquet").to_pandas()
+    first = users[users.user_id == 1].sort_values("rank").tmdb_id.tolist()
+    assert [row["tmdb_id"] for row in snapshot.user_recommendations.get(1, 100)] == first

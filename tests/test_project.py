@@ -37,7 +37,8 @@ def test_dg_list_defs_shows_the_graph_by_stage():
         "clean_ratings": "ingest", "clean_movies": "ingest",
         "ratings_table": "stores", "movies_table": "stores", "movies_collection": "stores",
         "als_model": "models", "als_validation_model": "models", "faiss_index": "models",
-        "blend_weights": "serving", "hybrid_recommendations": "serving", "recommendation_quality": "serving",
+        "blend_weights": "serving", "hybrid_recommendations": "serving", "serving_form": "serving",
+        "recommendation_quality": "serving",
     }
     checks = {check["key"] for check in listed["asset_checks"]}
     assert "clean_ratings:clean_ratings_are_sound" in checks and "hybrid_recommendations:every_user_has_top_n" in checks

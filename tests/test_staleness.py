@@ -21,8 +21,8 @@ ASSETS = list(defs().assets)
 SPARK_FITS = {spec.key.to_user_string() for asset in ASSETS for spec in asset.specs if "spark" in spec.kinds}
 
 EVERYTHING = {"clean_ratings", "clean_movies", "ratings_table", "movies_table", "movies_collection", "als_model",
-              "als_validation_model", "faiss_index", "blend_weights", "hybrid_recommendations", "recommendation_quality"}
-SERVING = {"blend_weights", "hybrid_recommendations", "recommendation_quality"}
+              "als_validation_model", "faiss_index", "blend_weights", "hybrid_recommendations", "serving_form", "recommendation_quality"}
+SERVING = {"blend_weights", "hybrid_recommendations", "serving_form", "recommendation_quality"}
 TMDB_SIDE = {"clean_movies", "movies_table", "movies_collection", "faiss_index"} | SERVING
 RATINGS_SIDE = {"clean_ratings", "ratings_table", "als_model", "als_validation_model"} | SERVING
 

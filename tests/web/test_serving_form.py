@@ -234,3 +234,61 @@ def test_the_builder_names_the_broken_file(artifacts_copy):
                             env={**os.environ})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: hybrid/similar_movies.parquet: not a readable Parquet file")
+
+
+def _building_forbidden(monkeypatch):
+    """Fails the test if this process would build a serving form itself."""
+    def forbidden(*_args):
+        raise AssertionError("the web app built a serving form although one was published")
+    monkeypatch.setattr("spin_reel_web.serving_form.build_in_subprocess", forbidden)
+
+
+def test_a_published_serving_form_is_mapped_not_built(artifacts_copy, tmp_path_factory, monkeypatch):
+    """What the pipeline's serving_form asset leaves beside the artifacts is what a worker maps, even with a
+    cache folder of its own configured."""
+    from spin_reel_web import serving_form
+
+    folder = serving_form.build(artifacts_copy, serving_form.default_cache_dir(artifacts_copy))
+    _building_forbidden(monkeypatch)
+    own = tmp_path_factory.mktemp("own-cache")
+    snapshot = ArtifactStore(artifacts_copy, cache_dir=own).current()
+    assert snapshot.version == folder.name and snapshot.similar_movies.get(862, 5)
+    assert list(own.iterdir()) == []
+
+
+def test_without_a_published_form_a_worker_builds_into_its_own_cache(artifacts_copy, tmp_path_factory):
+    """SPIN_REEL_SERVING_DIR: for an artifacts directory the web app must not write (mounted read-only)."""
+    own = tmp_path_factory.mktemp("own-cache")
+    app = create_app({"TESTING": True, "ARTIFACTS_DIR": str(artifacts_copy), "SERVING_DIR": str(own)})
+    body = app.test_client().get("/api/movies/862/similar").get_json()
+    assert body["similar"] and not (artifacts_copy / ".serving").exists()
+    version = app.extensions["spin_reel_artifacts"].current().version
+    assert [path.name for path in own.iterdir() if not path.name.startswith(".")] == [version]
+
+
+def test_a_new_version_is_taken_from_the_pipeline_when_it_publishes_one(artifacts_copy, tmp_path_factory, monkeypatch):
+    """With a cache folder of its own, a serving process that sees a new materialization keeps the previous
+    version while the pipeline's serving_form asset builds the new one, and maps that instead of building twice."""
+    from spin_reel_web import serving_form
+
+    own = tmp_path_factory.mktemp("own-cache")
+    store = ArtifactStore(artifacts_copy, check_seconds=0, cache_dir=own, publish_wait_seconds=30)
+    first = store.current()
+    assert first.weight == 0.5
+    _building_forbidden(monkeypatch)
+    _rewrite_similar(artifacts_copy, factor=0.5, weight=0.3)
+    assert store.current().version == first.version  # still the previous one: the new one is not published yet
+    published = serving_form.build(artifacts_copy, serving_form.default_cache_dir(artifacts_copy))  # the asset
+    second = eventually(store, lambda snapshot: snapshot.version != first.version)
+    assert second.version == published.name and second.weight == 0.3
+    assert [path.name for path in own.iterdir() if not path.name.startswith(".")] == [first.version]
+
+
+def test_a_version_the_pipeline_does_not_publish_is_built_after_the_wait(artifacts_copy, tmp_path_factory):
+    own = tmp_path_factory.mktemp("own-cache")
+    store = ArtifactStore(artifacts_copy, check_seconds=0, cache_dir=own, publish_wait_seconds=0.5)
+    first = store.current()
+    _rewrite_similar(artifacts_copy, factor=0.5, weight=0.3)
+    second = eventually(store, lambda snapshot: snapshot.version != first.version)
+    assert second.weight == 0.3 and (own / second.version / "meta.json").exists()
+    assert not (artifacts_copy / ".serving").exists()
