@@ -88,6 +88,8 @@ def _tracked(command: list[str], env: dict, log: Path) -> dict:
         def sample() -> None:
             while process.poll() is None:
                 rss, pss, count = tree_memory(process.pid)
+                if rss > peak["rss"]:
+                    peak["at"] = time.time()
                 peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
                 peak["processes"] = max(peak["processes"], count)
                 time.sleep(0.25)
@@ -99,7 +101,8 @@ def _tracked(command: list[str], env: dict, log: Path) -> dict:
     if process.returncode:
         sys.stderr.write(log.read_text(errors="replace")[-3000:])
     return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak["rss"] / 2**20),
-            "peak_pss_mb": round(peak["pss"] / 2**20), "max_processes": peak["processes"], "ok": process.returncode == 0}
+            "peak_pss_mb": round(peak["pss"] / 2**20), "max_processes": peak["processes"], "ok": process.returncode == 0,
+            "peak_at": peak.get("at")}
 
 
 def _run_ids(home: Path) -> set[str]:
@@ -126,13 +129,20 @@ def _steps(home: Path, before: set[str]) -> dict[str, dict]:
                 if event.event_type_value == "STEP_START":
                     started[event.step_key] = record.timestamp
                 elif event.event_type_value == "STEP_SUCCESS":
-                    steps.setdefault(event.step_key, {})["step_seconds"] = round(record.timestamp - started.get(event.step_key, record.timestamp), 1)
+                    begin = started.get(event.step_key, record.timestamp)
+                    steps.setdefault(event.step_key, {}).update(
+                        step_seconds=round(record.timestamp - begin, 1), start=begin, end=record.timestamp)
                 elif event.event_type_value == "ASSET_MATERIALIZATION":
                     metadata = record.asset_materialization.metadata
                     steps.setdefault(event.step_key, {}).update(
                         {key: value.value for key, value in metadata.items() if isinstance(value.value, (int, float))},
                         materialized=True)
     return steps
+
+
+def running_at(steps: dict[str, dict], moment: float | None) -> list[str]:
+    """The steps that were running at ``moment`` (epoch seconds): whose memory the peak is."""
+    return sorted(key for key, step in steps.items() if moment and step.get("start", 0) <= moment <= step.get("end", 0))
 
 
 def own_code_seconds(steps: dict[str, dict]) -> float:
@@ -153,7 +163,7 @@ def _add_a_movie(tmdb_file: Path) -> None:
         handle.write(b"\n" + (b'"%d"' % NEW_TMDB_ID if first_field.startswith(b'"') else b"%d" % NEW_TMDB_ID) + b"," + rest + b"\n")
 
 
-def real_run(data_dir: Path) -> dict:
+def real_run(data_dir: Path, tmdb_rebuild: bool = True) -> dict:
     """One ``dagster asset materialize --select '*'`` of the whole graph into fresh stores (wall seconds, peak tree
     RSS/PSS in MB, most processes at once, success, per-asset step seconds and the own-code sum); then a TMDB-only
     change (the TMDB file, copied, gains a movie) and ``spin-reel rebuild``: the same figures and which assets it
@@ -179,13 +189,15 @@ def real_run(data_dir: Path) -> dict:
                           env, log)
         result["steps"] = _steps(home, before)
         result["own_code_seconds"] = own_code_seconds(result["steps"])
-        if result["ok"]:
+        result["at_peak"] = running_at(result["steps"], result["peak_at"])
+        if result["ok"] and tmdb_rebuild:
             _add_a_movie(tmdb)
             before = _run_ids(home)
             rebuild = _tracked(spin_reel, env, log)
             rebuild["steps"] = _steps(home, before)
             # (its other step observes the input files: hashing them)
             rebuild["rebuilt"] = sorted(key for key, step in rebuild["steps"].items() if step.get("materialized"))
+            rebuild["at_peak"] = running_at(rebuild["steps"], rebuild["peak_at"])
             result["tmdb_rebuild"] = rebuild
         return result
 
@@ -200,6 +212,8 @@ def _print_real(size: int, row: dict) -> None:
               f"{rebuild['max_processes']:>7}{'':>10}  {share:.0%} of the run; rebuilt {', '.join(rebuild['rebuilt'])}"
               f"{'' if rebuild['ok'] else '  FAILED'}")
     for label, run in (("run", row), ("rebuild", rebuild or {})):
+        if run.get("at_peak") is not None:
+            print(f"  {label} peak memory while running: {', '.join(run['at_peak']) or '(between steps)'}")
         if run.get("steps"):
             print(f"  {label} step seconds: " + ", ".join(f"{key} {step.get('step_seconds', 0):.0f}"
                                                           for key, step in run["steps"].items()))
@@ -209,6 +223,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 25_000_000], help="ratings per run")
     parser.add_argument("--real-only", action="store_true", help="skip the asset-by-asset pass, only the real run")
+    parser.add_argument("--no-tmdb-rebuild", action="store_true", help="skip the TMDB-only rebuild after the real run")
     parser.add_argument("--merge", type=Path, help="a JSON line printed by an earlier run: its sizes join the table "
                         "(sizes measured again here replace them)")
     args = parser.parse_args()
@@ -223,7 +238,7 @@ def main() -> int:
         print(f"== {label}", flush=True)
         if not args.real_only:
             runs[size] = {row["asset"]: row for row in measure_graph(folder)}
-        real[size] = real_run(folder)
+        real[size] = real_run(folder, tmdb_rebuild=not args.no_tmdb_rebuild)
         print(f"real run (dagster asset materialize --select '*'): {real[size]['seconds']:.1f} s, peak tree RSS "
               f"{real[size]['peak_rss_mb']:,} MB, PSS {real[size]['peak_pss_mb']:,} MB"
               f"{'' if real[size]['ok'] else '  FAILED'}", flush=True)
