@@ -10,8 +10,11 @@ stores, each asset in its own process (time, and peak memory of its process tree
 run: ``dagster asset materialize --select '*' -m spin_reel_assets.definitions`` (the CLI, default multiprocess
 executor, so independent branches overlap) into other fresh stores, its wall time and the peak memory of its whole
 process tree (step processes and Spark JVMs included), both the summed RSS and the summed PSS (shared pages counted
-once, proportionally), sampled from /proc every 0.25 s. Prints a table, each asset's growth exponent in ratings (the
-slope of log time over log ratings; 1 is linear), the real runs, and a JSON line.
+once, proportionally), sampled from /proc every 0.25 s, the steps running at the peak, each step's time from the
+run's event log and the project's own time (the steps less the ALS fits and the MongoDB server's inserts); then a
+TMDB-only change (a copy of the TMDB file gains a movie) and a timed ``spin-reel rebuild`` with what it rebuilt
+(``--no-tmdb-rebuild`` skips it). Prints a table, each asset's growth exponent in ratings (the slope of log time
+over log ratings; 1 is linear), the real runs, and a JSON line.
 """
 
 import argparse
@@ -113,7 +116,7 @@ def _run_ids(home: Path) -> set[str]:
 
 
 def _steps(home: Path, before: set[str]) -> dict[str, dict]:
-    """Per asset materialized by the runs not in ``before``: its step's seconds and the floats of its metadata."""
+    """Per step of the runs not in ``before``: its seconds, start and end (epoch), and its asset's numeric metadata."""
     import dagster as dg
 
     steps: dict[str, dict] = {}
