@@ -15,6 +15,8 @@ from spin_reel_assets.resources import InputFilesResource
 from .checks import MOVIES_SOUND, RATINGS_SOUND, blocked, movies_check, ratings_check
 from .input_files import file_key
 
+INGEST = {"group_name": "ingest", "owners": OWNERS, "tags": {"stage": "ingest"}, "automation_condition": EAGER}
+
 
 def _key_map(input_files: InputFilesResource):
     links = input_files.path("links")
@@ -28,12 +30,9 @@ def _unreadable(error: InputError) -> dg.Failure:
 
 @dg.asset(
     deps=[file_key("ratings"), file_key("links")],
-    group_name="ingest",
+    **INGEST,
     kinds={"parquet", "pyarrow"},
     code_version="3",
-    owners=OWNERS,
-    tags={"stage": "ingest"},
-    automation_condition=EAGER,
     check_specs=[RATINGS_SOUND],
     io_manager_key="parquet_io_manager",
 )
@@ -68,12 +67,9 @@ def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesReso
 
 @dg.asset(
     deps=[file_key("tmdb"), file_key("movies"), file_key("links")],
-    group_name="ingest",
+    **INGEST,
     kinds={"parquet", "pyarrow"},
     code_version="2",
-    owners=OWNERS,
-    tags={"stage": "ingest"},
-    automation_condition=EAGER,
     check_specs=[MOVIES_SOUND],
     io_manager_key="parquet_io_manager",
 )
