@@ -9,8 +9,10 @@ Inputs are seeded synthetic arrays of the real shapes: 1M content vectors (128-d
 25M ratings with power-law user activity and movie popularity. Each step (the content index build, imputation,
 profiles, user lists, explanations, similar-movie lists) runs on the code of this tree ("after") and, with
 ``--before``, on the recommender package extracted from an earlier commit, in the same process, the two versions
-alternating step by step (the machine is shared: both see the same load at each step); per step the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed,
-with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share of
+alternating step by step (the machine is shared: both see the same load at each step); this tree also makes the
+user lists as the hybrid_recommendations asset does ("user lists, asset": its weight schedule and extra
+candidates). Per step the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are
+printed, with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share of
 the exact candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
 """
 
@@ -29,7 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 
 REPO = Path(__file__).resolve().parents[1]
-WEIGHT = 0.8  # the ALS share recommendation_quality chooses on the sample
+WEIGHT = 0.7  # the ALS share blend_weights chooses on the sample (similar-movie lists)
+SCHEDULE_ARGS = dict(als_max=0.8, half_n=30.0, content=0.2)  # and its weight schedule for user lists
 SAMPLE = 2000  # rows of each exactness sample
 
 
@@ -131,8 +134,24 @@ def overlap(got_rows: np.ndarray, got_items: np.ndarray, ref_rows: np.ndarray, r
     return float(np.isin(ref, got).mean()) if len(ref) else 1.0
 
 
-def steps(hybrid, content_lib, data: dict):
-    """The library steps of one version, in order: (label, function) with each step's inputs from the previous."""
+def schedule_lists(hybrid, data: dict, state: dict) -> dict:
+    """The user lists as the hybrid_recommendations asset makes them: the weight schedule over each user's rating
+    count, the popularity prior, and the most rated and nearest unrated movies as extra candidates."""
+    from spin_reel_assets.recommender.blend import Blender, WeightSchedule, popularity_prior
+    from spin_reel_assets.recommender.evaluation import extra_candidates
+
+    rated, (item_factors, imputed) = data["rated"], state["factors"]
+    has_factors = np.zeros(rated.shape[1], dtype=bool)
+    has_factors[data["fitted"]] = True
+    blender = Blender(WeightSchedule(**SCHEDULE_ARGS), np.diff(rated.indptr), popularity_prior(rated.indices, rated.shape[1]), has_factors)
+    extra = extra_candidates(rated, state["profiles"], data["content"], imputed)
+    return hybrid.recommend_users(data["user_factors"], item_factors, state["profiles"], data["content"], rated,
+                                  blender, content_index=state["index"], als_items=data["fitted"], extra_items=extra)
+
+
+def steps(hybrid, content_lib, data: dict, current: bool = False):
+    """The library steps of one version, in order: (label, function) with each step's inputs from the previous;
+    the ``current`` tree also makes the user lists as the asset does (``schedule_lists``; None for others)."""
     state: dict = {}
     yield "content index", lambda: state.__setitem__("index", content_lib.build_index(data["content"]))
     yield "impute", lambda: state.__setitem__("factors", hybrid.impute_item_factors(data["fitted_factors"],
@@ -141,6 +160,7 @@ def steps(hybrid, content_lib, data: dict):
     yield "user lists", lambda: state.__setitem__("recs", hybrid.recommend_users(
         data["user_factors"], state["factors"][0], state["profiles"], data["content"], data["rated"], WEIGHT,
         content_index=state["index"], als_items=data["fitted"]))
+    yield "user lists, asset", (lambda: schedule_lists(hybrid, data, state)) if current else None
     yield "explain", lambda: hybrid.explain(state["recs"]["user"], state["recs"]["item"], data["rated"],
                                             data["content"])
     yield "similar lists", lambda: state.__setitem__("similar", hybrid.similar_items(
@@ -222,14 +242,15 @@ def main() -> int:
         versions = [("after", hybrid_after, content_after)]
         if args.before:
             versions.insert(0, (f"before ({args.before})", *library_at(args.before, Path(folder))))
-        runs = {label: steps(hybrid, content_lib, data) for label, hybrid, content_lib in versions}
+        runs = {label: steps(hybrid, content_lib, data, current=label == "after")
+                for label, hybrid, content_lib in versions}
         report = {label: {} for label in runs}
         while True:
             for label, run in runs.items():
                 step, function = next(run)
                 if step == "figures":
                     report[label]["figures"] = figures(function, quality)
-                elif step != "done":
+                elif step != "done" and function is not None:
                     print(f"{label:18}", end="")
                     measured(step, report[label], function)
             if step == "figures":
@@ -243,13 +264,13 @@ def main() -> int:
         before, after = report.values()
         print(f"\n{'step':18}{'before s':>10}{'after s':>10}{'speed-up':>10}{'before MB':>11}{'after MB':>10}")
         for step in after:
-            if step == "figures":
+            if step == "figures" or step not in before:
                 continue
             b, a = before[step], after[step]
             print(f"{step:18}{b['seconds']:>10.1f}{a['seconds']:>10.1f}{b['seconds'] / max(a['seconds'], 1e-3):>9.1f}x"
                   f"{b['peak_mb']:>11,}{a['peak_mb']:>10,}")
         total_b = sum(v["seconds"] for k, v in before.items() if k != "figures")
-        total_a = sum(v["seconds"] for k, v in after.items() if k != "figures")
+        total_a = sum(v["seconds"] for k, v in after.items() if k in before and k != "figures")
         print(f"{'total':18}{total_b:>10.1f}{total_a:>10.1f}{total_b / max(total_a, 1e-3):>9.1f}x")
     print(json.dumps({"bench": "hybrid_scale", "scale": args.scale, "users": n_users, "movies": n_items,
                       "ratings": int(data["rated"].nnz), "runs": report}))

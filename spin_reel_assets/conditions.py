@@ -23,3 +23,7 @@ RETRAIN = EAGER | (dg.AutomationCondition.cron_tick_passed(RETRAIN_CRON) & _IDLE
 WEEKLY = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * 1", lower_bound_delta=dt.timedelta(hours=6))
 
 OWNERS = ["team:spin-reel"]
+
+# Op tag of the steps that hold the whole rating matrix, content vectors and factors in memory: the run's
+# executor (defs/executor.py) runs them one at a time.
+LARGE_MEMORY = {"spin_reel/memory": "large"}

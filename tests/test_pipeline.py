@@ -9,6 +9,8 @@ import pytest
 import pyarrow.parquet as pq
 import pymongo
 
+from spin_reel_assets.recommender.blend import SCHEDULE_GRID, WeightSchedule, schedule_key
+
 
 def test_every_asset_and_check_succeeds(materialized):
     assert materialized.result.success
@@ -70,10 +72,17 @@ def test_hybrid_files_hold_every_user_and_movie(materialized):
     assert hybrid["cold_movies_recommended"] > 0
     assert np.isin(cold, recs.column("tmdb_id").to_numpy()).any()
     assert 0.0 <= manifest["weight"] <= 1.0 and hybrid["als_weight"] == manifest["weight"]
-    # the blend weight is the one blend_weights chose on the tuning users' held-out ratings
+    # the blend is the one blend_weights chose on the tuning users' held-out ratings: the best schedule of its
+    # grid for user lists, the best ALS share for similar-movie lists
     chosen = json.loads((materialized.artifacts / "blend" / "manifest.json").read_text())
     assert manifest["weight"] == chosen["als_weight"] and manifest["weight_source"] == "blend_weights"
     assert chosen["weight_grid_ndcg@10"][str(chosen["als_weight"])] == max(chosen["weight_grid_ndcg@10"].values())
+    assert manifest["user_schedule"] == chosen["schedule"]
+    schedule = WeightSchedule.from_dict(chosen["schedule"])
+    grid = chosen["schedule_grid_ndcg@10"]
+    assert len(grid) == len(SCHEDULE_GRID) and grid[schedule_key(schedule)] == max(grid.values())
+    table = pq.read_table(materialized.artifacts / "blend" / "schedule_grid.parquet")
+    assert table.num_rows == len(SCHEDULE_GRID) and max(table.column("tuning_ndcg@10").to_pylist()) == max(grid.values())
 
 
 def test_rated_movies_are_never_recommended_back(materialized):
@@ -104,7 +113,8 @@ def test_quality_report_compares_four_recommenders(materialized):
     assert len(tuning) == validation["tuning_users"] and len(set(groups["user_id"])) == 610
     metrics = pq.read_table(materialized.artifacts / "quality" / "metrics.parquet").to_pylist()
     by_name = {row["recommender"]: row for row in metrics}
-    assert set(by_name) == {"popularity", "als", "content", "hybrid"}  # the explicit rating model is opt-in
+    # the explicit rating model is opt-in; the single ALS share is the schedule's reference
+    assert set(by_name) == {"popularity", "als", "content", "hybrid", "hybrid, one ALS share"}
     assert "rating_model_rmse" not in quality
     assert by_name["hybrid"]["ndcg@10"] == pytest.approx(quality["hybrid/ndcg@10"], abs=1e-5)
 

@@ -90,3 +90,54 @@ def test_constraints_pin_every_dependency_to_the_installed_version():
         name = _requirement_name(requirement)
         assert name in pins, f"{name} is not pinned in constraints.txt (run `make lock`)"
         assert pins[name] == version(name), f"{name}: installed {version(name)}, constraints.txt {pins[name]}"
+
+
+
+def large_memory_job():
+    """Two independent steps tagged LARGE_MEMORY and one untagged, on the project's executor."""
+    import time
+
+    import dagster as dg
+
+    from spin_reel_assets.conditions import LARGE_MEMORY
+    from spin_reel_assets.defs.executor import defs
+
+    def sleeper(name: str, tags: dict):
+        @dg.op(name=name, tags=tags)
+        def sleep() -> None:
+            time.sleep(2)
+
+        return sleep
+
+    @dg.job(executor_def=defs.executor)
+    def job():
+        sleeper("large_a", LARGE_MEMORY)()
+        sleeper("large_b", LARGE_MEMORY)()
+        sleeper("small", {})()
+
+    return job
+
+
+def test_runs_keep_the_large_memory_steps_apart(tmp_path):
+    """The executor of every run holds back a second LARGE_MEMORY step (the steps that hold ratings, content
+    vectors and factors together: two at once were the 25M run's memory peak), and only those."""
+    import dagster as dg
+
+    from spin_reel_assets.conditions import LARGE_MEMORY
+    from spin_reel_assets.definitions import defs
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(dg.reconstructable(large_memory_job), instance)
+        assert result.success
+        times = {}
+        for record in instance.get_records_for_run(result.run_id).records:
+            event = record.event_log_entry
+            if event.dagster_event and event.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
+                times.setdefault(event.step_key, []).append(event.timestamp)
+    (a_start, a_end), (b_start, b_end), (small_start, _) = times["large_a"], times["large_b"], times["small"]
+    assert a_end <= b_start or b_end <= a_start  # never both at once
+    assert small_start < max(a_start, b_start)  # the untagged step did not wait for both
+    (key, value), = LARGE_MEMORY.items()
+    tagged = {spec.key.to_user_string() for assets in defs().assets for spec in assets.specs
+              if assets.op.tags.get(key) == value}
+    assert tagged == {"blend_weights", "hybrid_recommendations", "recommendation_quality"}

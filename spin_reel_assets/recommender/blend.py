@@ -141,6 +141,79 @@ class BlendWeights:
         segments = tuple(segments or USER_SEGMENTS)
         return cls(segments, (weights,) * len(segments), prior)
 
+    def table(self, n_train: np.ndarray) -> np.ndarray:
+        """Per user (by number of training ratings): rows of (als, content, prior, cold_als), float32."""
+        from .metrics import user_segment
+
+        rows = np.array([[w.als, w.content, w.prior, w.cold_als] for w in self.weights], dtype=np.float32)
+        return rows[user_segment(n_train, self.segments)]
+
+
+@dataclass(frozen=True)
+class WeightSchedule:
+    """Signal shares that follow how much the system knows about a user, n training ratings: the ALS share
+    ``(1 - content) · als_max · n / (n + half_n)`` grows from 0 towards its cap as ratings accumulate, ``content``
+    is a constant share, the prior takes the rest (so a user with one rating is served mostly by the prior, a
+    heavy user mostly by ALS); ``cold_als`` is the factor on the ALS share for items without fitted factors.
+
+    Three numbers chosen on all tuning users together (``choose_schedule``), where per-segment weights are chosen
+    on each segment's few tuning users: on the bundled sample 35 users at 1–5 ratings, too few to tell weights
+    apart, and the weights chosen there did not carry over to the evaluation users."""
+
+    als_max: float
+    half_n: float
+    content: float
+    cold_als: float = 1.0
+    prior: PriorSpec = PriorSpec()
+
+    def __post_init__(self):
+        if not (0.0 <= self.als_max <= 1.0 and 0.0 <= self.content <= 1.0 and self.half_n >= 0):
+            raise ValueError(f"invalid weight schedule {self}")
+
+    def table(self, n_train: np.ndarray) -> np.ndarray:
+        """Per user: rows of (als, content, prior, cold_als), float32; the three shares sum to 1."""
+        n = np.asarray(n_train, dtype=np.float64)
+        als = (1 - self.content) * self.als_max * n / np.maximum(n + self.half_n, 1e-12)
+        rows = np.stack([als, np.full_like(n, self.content), 1 - self.content - als, np.full_like(n, self.cold_als)],
+                        axis=-1)
+        return rows.astype(np.float32)
+
+    def shares_at(self, n: int) -> SignalWeights:
+        als, content, prior, cold_als = (float(round(v, 4)) for v in self.table(np.array([n]))[0])
+        return SignalWeights(als, content, prior, cold_als)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "prior": asdict(self.prior)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "WeightSchedule":
+        return cls(**{**data, "prior": PriorSpec(**data.get("prior", {}))})
+
+
+# Caps of the ALS share, half-trust rating counts (log-spaced: what matters is the order of magnitude), constant
+# content shares and ALS factors of unfitted items: 128 schedules. A full ALS factor for unfitted movies comes
+# first, so a tie (held-out ratings rarely hold such movies) lets them into the lists.
+SCHEDULE_GRID = tuple(WeightSchedule(als_max, half_n, content, cold_als)
+                      for als_max in (0.4, 0.6, 0.8, 1.0) for half_n in (3.0, 10.0, 30.0, 100.0)
+                      for content in (0.0, 0.1, 0.2, 0.3) for cold_als in (1.0, 0.0))
+
+
+def choose_schedule(evaluate: Callable[[WeightSchedule], float], grid: Sequence[WeightSchedule] = SCHEDULE_GRID
+                    ) -> tuple[WeightSchedule, dict[str, float]]:
+    """Grid search of the ``WeightSchedule``: ``evaluate(schedule)`` (higher is better: the tuning nDCG over all
+    tuning users) at every grid point. Returns the best and the score of every point (keyed by ``schedule_key``);
+    NaN never wins, exact ties go to the earlier grid point, so the choice is deterministic."""
+    scores = [float(evaluate(point)) for point in grid]
+    if all(np.isnan(scores)):
+        raise ValueError("evaluate returned NaN for every schedule of the grid")
+    best = max(range(len(grid)), key=lambda i: (np.nan_to_num(scores[i], nan=-np.inf), -i))
+    return grid[best], {schedule_key(point): score for point, score in zip(grid, scores)}
+
+
+def schedule_key(schedule: WeightSchedule) -> str:
+    return (f"als_max={schedule.als_max:g} half_n={schedule.half_n:g} content={schedule.content:g} "
+            f"cold_als={schedule.cold_als:g}")
+
 
 DAY = 86_400.0
 # A movie released more than this after the time of a recommendation did not exist then (MovieLens has a few
@@ -185,13 +258,13 @@ class RatingClock:
 
 @dataclass
 class Blender:
-    """``BlendWeights`` bound to what they depend on: each row's number of training ratings, each item's prior
-    in [0, 1] (``popularity_prior``) and whether it has fitted ALS factors; with a ``clock`` (and the rows' users
-    in it, ``clock_users``) the prior is time-aware instead (``PriorSpec``) and items released after the rows'
-    time are excluded. Called like ``blend`` on candidate rows: ``blender(rows, candidate, als, content)`` →
-    blended scores, -inf where either input is -inf."""
+    """``BlendWeights`` or a ``WeightSchedule`` bound to what they depend on: each row's number of training
+    ratings, each item's prior in [0, 1] (``popularity_prior``) and whether it has fitted ALS factors; with a
+    ``clock`` (and the rows' users in it, ``clock_users``) the prior is time-aware instead (``PriorSpec``) and
+    items released after the rows' time are excluded. Called like ``blend`` on candidate rows:
+    ``blender(rows, candidate, als, content)`` → blended scores, -inf where either input is -inf."""
 
-    weights: BlendWeights
+    weights: "BlendWeights | WeightSchedule"
     n_train: np.ndarray
     prior: np.ndarray
     fitted: np.ndarray
@@ -199,10 +272,7 @@ class Blender:
     clock_users: np.ndarray | None = None
 
     def __post_init__(self):
-        from .metrics import user_segment
-
-        table = np.array([[w.als, w.content, w.prior, w.cold_als] for w in self.weights.weights], dtype=np.float32)
-        self._per_user = table[user_segment(self.n_train, self.weights.segments)]
+        self._per_user = self.weights.table(self.n_train)
         if self.clock is not None:
             users = np.arange(len(self.n_train)) if self.clock_users is None else self.clock_users
             self._time = self.clock.user_time[users]

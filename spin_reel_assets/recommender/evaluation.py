@@ -12,8 +12,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from spin_reel_assets.recommender import cold_items, hybrid, metrics
-from spin_reel_assets.recommender.blend import (BlendWeights, Blender, PriorSpec, RatingClock,
-                                                choose_blend_weights, choose_weight, popularity_prior, simplex_grid)
+from spin_reel_assets.recommender.blend import (SCHEDULE_GRID, BlendWeights, Blender, PriorSpec, RatingClock,
+                                                WeightSchedule, choose_blend_weights, choose_schedule, choose_weight,
+                                                popularity_prior, simplex_grid)
 from spin_reel_assets.schema import DEFAULT_CANDIDATES
 
 
@@ -112,17 +113,18 @@ class Scorer:
             self._cache = (users, blocks)
         return self._cache[1]
 
-    def blender(self, weights: BlendWeights, users: np.ndarray) -> Blender:
+    def blender(self, weights: BlendWeights | WeightSchedule, users: np.ndarray) -> Blender:
         """``weights`` bound to ``users`` (rows of the candidate blocks of those users), the prior, fitted items."""
         has_factors = np.zeros(self.train.shape[1], dtype=bool)
         has_factors[self.fitted] = True
         return Blender(weights, self.n_train[users], self.prior, has_factors, self.clock, users)
 
-    def top_k(self, weight: "float | BlendWeights", k: int, users: np.ndarray, imputed: bool = True) -> np.ndarray:
+    def top_k(self, weight: "float | BlendWeights | WeightSchedule", k: int, users: np.ndarray,
+              imputed: bool = True) -> np.ndarray:
         """Top-k item indices (users × k, -1 padded) of the blend for ``users``, seen items excluded; ALS alone
         (weight 1, ``imputed=False``) leaves items without fitted factors unscored by ALS. ``weight`` is the ALS
-        share or segment weights."""
-        if isinstance(weight, BlendWeights):
+        share, segment weights or a weight schedule."""
+        if isinstance(weight, (BlendWeights, WeightSchedule)):
             weight = self.blender(weight, users)
         parts = []
         for block, candidate, als, content in self._blocks(users):
@@ -139,6 +141,14 @@ def search_weight(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, k: int
     """The ALS share of the blend with the best nDCG@k on the held-out ratings of ``users``."""
     truth = test[users]
     return choose_weight(lambda weight: metrics.ndcg_at_k(scorer.top_k(weight, k, users), truth, k))
+
+
+def search_schedule(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, k: int = 10,
+                    grid: tuple[WeightSchedule, ...] = SCHEDULE_GRID) -> tuple[WeightSchedule, dict[str, float]]:
+    """The ``WeightSchedule`` with the best nDCG@k on the held-out ratings of ``users`` (the tuning users), all
+    of them at once (``blend.choose_schedule``)."""
+    truth = test[users]
+    return choose_schedule(lambda schedule: metrics.ndcg_at_k(scorer.top_k(schedule, k, users), truth, k), grid)
 
 
 COLD_ROUTES = ("neighbours", "ridge")
@@ -329,7 +339,8 @@ def ease_top_k(train: sp.csr_matrix, users: np.ndarray, k: int = 10, regularizat
     return np.where(np.take_along_axis(scores, top, axis=1) > -np.inf, rated_items[top], -1)
 
 
-def quality_table(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, weights: BlendWeights, k: int = 10,
+def quality_table(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray,
+                  weights: "float | BlendWeights | WeightSchedule", k: int = 10,
                   references: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, float]]:
     """The ``recommendation_quality`` report on the evaluation users: popularity, ALS alone, content alone and
     the hybrid (``weights``), plus any ``references`` (name → users × k top lists, e.g. EASE or the hybrid with

@@ -1,6 +1,7 @@
 """Model selection and evaluation: disjoint tuning/evaluation users, and the weight search over real rankings."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from spin_reel_assets.recommender.evaluation import Scorer, quality_table, search_weight
@@ -103,3 +104,40 @@ def test_align_rows_maps_factors_onto_another_id_space():
     factors = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], dtype=np.float32)
     out = align_rows(np.array([30, 10, 99]), factors, np.array([10, 20, 30]))
     assert out[0].tolist() == [2.0, 2.0] and np.isnan(out[1]).all() and out[2].tolist() == [1.0, 1.0]
+
+
+def test_the_schedule_is_chosen_on_tuning_users_only_and_is_the_best_of_its_grid():
+    from spin_reel_assets.recommender.evaluation import search_schedule
+    from spin_reel_assets.recommender.blend import schedule_key
+
+    scorer, test = _planted()
+    tuning, evaluation = np.arange(0, 60, 2), np.arange(1, 60, 2)
+    chosen, grid = search_schedule(scorer, test, tuning)
+    assert grid[schedule_key(chosen)] == max(grid.values())
+    # content carries the signal of the planted data: the chosen schedule gives it a share
+    assert chosen.content > 0
+    assert search_schedule(scorer, _moved(test, evaluation, 40), tuning) == (chosen, grid)
+    assert search_schedule(scorer, _moved(test, tuning, 40), tuning)[1] != grid
+
+
+def test_a_schedule_trusts_als_more_the_more_a_user_rated():
+    from spin_reel_assets.recommender.blend import Blender, WeightSchedule
+
+    schedule = WeightSchedule(als_max=1.0, half_n=10.0, content=0.2, cold_als=0.5)
+    table = schedule.table(np.array([0, 1, 10, 1000]))
+    assert np.allclose(table[:, :3].sum(axis=1), 1.0)
+    # ALS share (1 - content) · n / (n + half_n): 0, 0.8/11, 0.4, ~0.79; the prior takes the rest
+    assert np.allclose(table[:, 0], [0.0, 0.8 / 11, 0.4, 0.8 * 1000 / 1010])
+    assert np.allclose(table[:, 2], 0.8 - table[:, 0]) and (table[:, 1] == np.float32(0.2)).all()
+    assert WeightSchedule.from_dict(schedule.to_dict()) == schedule
+    # bound to users: the one with no rating is ranked by content and prior, the heavy one mostly by ALS
+    prior = np.array([1.0, 0.0, 0.5], dtype=np.float32)
+    blender = Blender(schedule, n_train=np.array([0, 1000]), prior=prior, fitted=np.array([True, True, False]))
+    candidate = np.array([[0, 1, 2], [0, 1, 2]])
+    als = np.array([[0.0, 2.0, 1.0], [0.0, 2.0, 1.0]])
+    content = np.zeros((2, 3))
+    out = blender(np.array([0, 1]), candidate, als, content)
+    assert out[0].argmax() == 0 and out[1].argmax() == 1
+    # the unfitted item 2 gets half the ALS share: 0.5 · a · 0.5 (its scaled ALS) + its prior 0.5 · (0.8 - a)
+    a = table[3, 0]
+    assert out[1, 2] == pytest.approx(0.5 * a * 0.5 + (0.8 - a) * 0.5, rel=1e-6)

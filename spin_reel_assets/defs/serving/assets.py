@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from spin_reel_assets.conditions import EAGER, OWNERS, WEEKLY
-from spin_reel_assets.recommender.evaluation import (Scorer, ease_top_k, index_ratings, markdown_table,
-                                                     quality_table, search_weight)
+from spin_reel_assets.conditions import EAGER, LARGE_MEMORY, OWNERS, WEEKLY
+from spin_reel_assets.recommender.blend import SCHEDULE_GRID, Blender, WeightSchedule, popularity_prior, schedule_key
+from spin_reel_assets.recommender.evaluation import (Scorer, ease_top_k, extra_candidates, index_ratings,
+                                                     markdown_table, quality_table, search_schedule, search_weight)
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource, SparkResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
@@ -77,40 +78,64 @@ class BlendConfig(dg.Config):
     k: int = Field(10, description="Cut-off of the nDCG the weights are chosen by.")
 
 
+# Users with this many training ratings show the chosen schedule in the asset's metadata.
+SCHEDULE_SHOWN_AT = (1, 3, 5, 10, 20, 50, 100, 300, 1000)
+
+
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="1",
+    code_version="2",
     io_manager_key="parquet_bundle_io_manager",
+    op_tags=LARGE_MEMORY,
     metadata={"folder": WEIGHTS_FOLDER},
 )
 def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_model: ParquetBundle,
                   faiss_index: ContentIndex) -> dg.MaterializeResult:
-    """The blend weights of the hybrid, chosen by nDCG@k on the held-out ratings of the tuning users only (the
-    validation ALS fit, the content index), with the whole grid recorded. Needs no Spark: a TMDB change re-chooses
-    the weights over the new content index without refitting ALS. Written as ``blend/`` (grid table, manifest)."""
+    """The blend of the hybrid, chosen by nDCG@k on the held-out ratings of the tuning users only (the
+    validation ALS fit, the content index), every grid point recorded: for user lists the ``WeightSchedule``
+    (ALS, content and popularity-prior shares as a function of the user's number of ratings, and the ALS factor
+    of movies without fitted factors; ``blend.SCHEDULE_GRID``), for similar-movie lists and the web app's
+    cold start one ALS share. Needs no Spark: a TMDB change re-chooses them over the new content index without
+    refitting ALS. Written as ``blend/`` (both grids as tables, the choice in the manifest)."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
     started = time.perf_counter()
     scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
-    weight, grid = search_weight(scorer, validation.test, validation.tuning_users, k=config.k)
+    tuning, k = validation.tuning_users, config.k
+    schedule, schedule_grid = search_schedule(scorer, validation.test, tuning, k=k)
+    weight, grid = search_weight(scorer, validation.test, tuning, k=k)
     seconds = time.perf_counter() - started
-    table = pa.table({"als_weight": list(grid), f"tuning_ndcg@{config.k}": list(grid.values())})
-    manifest = {"als_weight": weight, f"weight_grid_ndcg@{config.k}": {str(w): v for w, v in grid.items()},
-                "tuning_users": len(validation.tuning_users), "k": config.k}
-    return dg.MaterializeResult(value=ParquetBundle({"grid": table}, manifest), metadata={
-        **table_metadata(table),
+    schedules = pa.table({
+        "als_max": [p.als_max for p in SCHEDULE_GRID], "half_n": [p.half_n for p in SCHEDULE_GRID],
+        "content": [p.content for p in SCHEDULE_GRID], "cold_als": [p.cold_als for p in SCHEDULE_GRID],
+        f"tuning_ndcg@{k}": list(schedule_grid.values()),
+    })
+    weights = pa.table({"als_weight": list(grid), f"tuning_ndcg@{k}": list(grid.values())})
+    manifest = {"schedule": schedule.to_dict(), f"schedule_grid_ndcg@{k}": schedule_grid,
+                "als_weight": weight, f"weight_grid_ndcg@{k}": {str(w): v for w, v in grid.items()},
+                "tuning_users": len(tuning), "k": k}
+    shares = "\n".join(f"| {n} | {w.als:.2f} | {w.content:.2f} | {w.prior:.2f} |"
+                       for n, w in ((n, schedule.shares_at(n)) for n in SCHEDULE_SHOWN_AT))
+    return dg.MaterializeResult(value=ParquetBundle({"schedule_grid": schedules, "weight_grid": weights}, manifest),
+                                metadata={
+        **table_metadata(schedules),
+        "schedule": schedule_key(schedule),
+        "schedule_tuning_ndcg": dg.MetadataValue.float(schedule_grid[schedule_key(schedule)]),
+        "shares_by_ratings": dg.MetadataValue.md(
+            "| training ratings | ALS | content | prior |\n|---|---|---|---|\n" + shares),
         "als_weight": dg.MetadataValue.float(float(weight)),
-        "weight_grid": dg.MetadataValue.md(f"| ALS weight | tuning nDCG@{config.k} |\n|---|---|\n" + "\n".join(
+        "weight_grid": dg.MetadataValue.md(f"| ALS weight | tuning nDCG@{k} |\n|---|---|\n" + "\n".join(
             f"| {w:.1f} | {v:.4f} |" for w, v in grid.items())),
-        "tuning_users": dg.MetadataValue.int(len(validation.tuning_users)),
+        "tuning_users": dg.MetadataValue.int(len(tuning)),
         "search_seconds": dg.MetadataValue.float(round(seconds, 2)),
     })
 
 
 class HybridConfig(dg.Config):
     top_n: int = Field(DEFAULT_TOP_N, description="Recommendations per user and similar movies per movie.")
-    weight: float | None = Field(None, description="ALS share of the blend (0–1); empty takes the weight "
-                                 "blend_weights chose on tuning users.")
+    weight: float | None = Field(None, description="One ALS share (0–1) for every list instead of what "
+                                 "blend_weights chose on tuning users (its schedule for user lists, its ALS share "
+                                 "for similar-movie lists); empty takes those.")
     candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
                             "(content brings twice as many).")
     similar_candidates: int = Field(100, description="Content and ALS neighbours per movie re-ranked for its similar list.")
@@ -119,10 +144,11 @@ class HybridConfig(dg.Config):
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="4",
+    code_version="5",
     freshness_policy=WEEKLY,
     check_specs=HYBRID_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
+    op_tags=LARGE_MEMORY,
     metadata={"folder": HYBRID_FOLDER},
     # The factors, read from Parquet beside the Spark model: no JVM for this asset.
     ins={"als_model": dg.AssetIn(input_manager_key="als_factors_io_manager")},
@@ -133,27 +159,36 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     and content scores and the rated movie that best explains each pick) and ``hybrid/similar_movies.parquet``
     (the top N neighbours of every movie in the collection), plus the item vectors the web app's cold-start page
     uses. Per user and per movie, candidates from both signals (ALS top-K among rated movies, content nearest
-    neighbours from the FAISS index) are scored on both, min-max scaled and blended with the ALS weight that
-    blend_weights chose on the tuning users' held-out ratings. Movies nobody rated get ALS factors imputed from their
-    nearest content neighbours, so content alone brings them into user lists and neighbour lists; rated movies
-    never come back.
+    neighbours from the FAISS index; for users also the most rated movies and their nearest movies without
+    ratings) are scored on both, min-max scaled and blended as blend_weights chose on the tuning users' held-out
+    ratings: user lists by its schedule (the more a user rated, the more ALS counts against the popularity
+    prior), similar-movie lists by its ALS share. Movies nobody rated get ALS factors imputed from their nearest
+    content neighbours, so content alone brings them into user lists and neighbour lists; rated movies never
+    come back.
     """
     item_ids, content_vectors = _item_space(faiss_index)
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
     weight = blend_weights.manifest["als_weight"] if config.weight is None else config.weight
+    schedule = WeightSchedule.from_dict(blend_weights.manifest["schedule"])
 
     started = time.perf_counter()
     user_factors = als_model.user_matrix(user_ids)
     fitted_factors = als_model.item_matrix(item_ids)
-    fitted = np.flatnonzero(~np.isnan(fitted_factors).any(axis=1))
+    has_factors = ~np.isnan(fitted_factors).any(axis=1)
+    fitted = np.flatnonzero(has_factors)
     item_factors, imputed = hybrid.impute_item_factors(fitted_factors, content_vectors)
     impute_seconds = time.perf_counter() - started
     started = time.perf_counter()
     profiles = hybrid.content_profiles(rated, content_vectors)
-    recs = hybrid.recommend_users(user_factors, item_factors, profiles, content_vectors, rated, weight,
+    # As evaluated (evaluation.Scorer): the schedule over each user's rating count, the popularity prior over
+    # the most rated movies and the user's nearest movies without fitted factors as extra candidates.
+    user_blend = weight if config.weight is not None else Blender(
+        schedule, np.diff(rated.indptr), popularity_prior(rated.indices, len(item_ids)), has_factors)
+    extra = extra_candidates(rated, profiles, content_vectors, imputed)
+    recs = hybrid.recommend_users(user_factors, item_factors, profiles, content_vectors, rated, user_blend,
                                   n=config.top_n, candidates=config.candidates, content_index=faiss_index.index,
-                                  als_items=fitted)
+                                  als_items=fitted, extra_items=extra)
     because = hybrid.explain(recs["user"], recs["item"], rated, content_vectors)
     users_seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -185,12 +220,14 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     cold = imputed | np.isnan(item_factors).all(axis=1)
     manifest = {
         "weight": weight, "weight_source": "config" if config.weight is not None else "blend_weights",
+        "user_schedule": None if config.weight is not None else schedule.to_dict(),
         "top_n": config.top_n, "candidates": config.candidates,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": len(user_ids), "movies": len(item_ids),
     }
     metadata = {
         **table_metadata(user_recommendations),
         "als_weight": dg.MetadataValue.float(float(weight)),
+        "user_schedule": schedule_key(schedule) if config.weight is None else f"ALS share {weight:g}",
         "weight_source": manifest["weight_source"],
         "users": dg.MetadataValue.int(len(user_ids)),
         "movies": dg.MetadataValue.int(len(item_ids)),
@@ -257,9 +294,10 @@ class QualityConfig(dg.Config):
 @dg.asset(
     **SERVING,
     kinds={"parquet"},
-    code_version="4",
+    code_version="5",
     check_specs=QUALITY_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
+    op_tags=LARGE_MEMORY,
     metadata={"folder": QUALITY_FOLDER},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: SparkResource,
@@ -267,24 +305,25 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
                            faiss_index: ContentIndex, blend_weights: ParquetBundle):
     """Offline evaluation on the evaluation users of the validation protocol (``als_validation_model``):
     Precision@k, Recall@k, nDCG@k, MAP@k and catalogue coverage of popularity, ALS alone, content alone and the
-    hybrid with the weights ``blend_weights`` chose on the tuning users (disjoint from these), in total and per
+    hybrid with the schedule ``blend_weights`` chose on the tuning users (disjoint from these), in total and per
     user segment (training ratings 1–5, 6–20, 21–100, >100), with hits on movies that had no training rating
     (cold) beside the warm ones; EASE as a reference on request. Starts no Spark
     unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
     ``quality/metrics.parquet``."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
-    weight, k = blend_weights.manifest["als_weight"], config.k
+    schedule, k = WeightSchedule.from_dict(blend_weights.manifest["schedule"]), config.k
     eval_users = validation.evaluation_users
     started = time.perf_counter()
     scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
-    references = {}
+    # The blend of the similar-movie lists, one ALS share for every user: what the schedule is measured against.
+    references = {"hybrid, one ALS share": scorer.top_k(blend_weights.manifest["als_weight"], k, eval_users)}
     if config.ease_reference:
         ease = ease_top_k(validation.train, eval_users, k)
         if ease is None:
             context.log.warning("EASE reference skipped: more rated movies than its dense inverse allows")
         else:
             references["EASE (reference)"] = ease
-    report = quality_table(scorer, validation.test, eval_users, weight, k, references)
+    report = quality_table(scorer, validation.test, eval_users, schedule, k, references)
     rank_seconds = time.perf_counter() - started
 
     extra = {}
@@ -308,12 +347,12 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     columns = sorted({column for values in rows.values() for column in values})
     table = pa.table({"recommender": list(rows), **{c: [rows[name].get(c) for name in rows] for c in columns}})
     protocol = als_validation_model.manifest["protocol"]
-    manifest = {"als_weight": weight, "protocol": protocol, "k": k, "evaluation_users": len(eval_users)}
+    manifest = {"schedule": schedule.to_dict(), "protocol": protocol, "k": k, "evaluation_users": len(eval_users)}
     metadata = {
         **table_metadata(table),
         "report": dg.MetadataValue.md(markdown_table(report, extra)),
         "split": protocol["description"],
-        "als_weight": dg.MetadataValue.float(float(weight)),
+        "schedule": schedule_key(schedule),
         "evaluation_users": dg.MetadataValue.int(len(eval_users)),
         "ranking_seconds": dg.MetadataValue.float(round(rank_seconds, 2)),
     }
