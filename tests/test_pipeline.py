@@ -117,6 +117,14 @@ def test_quality_report_compares_four_recommenders(materialized):
     assert set(by_name) == {"popularity", "als", "content", "hybrid", "hybrid, one ALS share"}
     assert "rating_model_rmse" not in quality
     assert by_name["hybrid"]["ndcg@10"] == pytest.approx(quality["hybrid/ndcg@10"], abs=1e-5)
+    # the hybrid against the better of ALS alone and popularity, in total and per segment, with its interval
+    for segment in ("", " users 1-5", " users 6-20", " users 21-100", " users >100"):
+        metric = f"ndcg@10{segment}"
+        key = f"hybrid/ndcg@10 vs better baseline {segment.strip() or 'all'}"
+        better = max(by_name["als"][metric], by_name["popularity"][metric])
+        assert quality[key] == pytest.approx(by_name["hybrid"][metric] / better, abs=2e-4)
+        assert quality[f"{key} low"] <= quality[key] <= quality[f"{key} high"]
+    assert "| 1-5 |" in quality["hybrid_vs_better_baseline"]
 
 
 def test_the_explicit_rating_model_is_opt_in(materialized):

@@ -339,24 +339,51 @@ def ease_top_k(train: sp.csr_matrix, users: np.ndarray, k: int = 10, regularizat
     return np.where(np.take_along_axis(scores, top, axis=1) > -np.inf, rated_items[top], -1)
 
 
-def quality_table(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray,
-                  weights: "float | BlendWeights | WeightSchedule", k: int = 10,
-                  references: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, float]]:
-    """The ``recommendation_quality`` report on the evaluation users: popularity, ALS alone, content alone and
-    the hybrid (``weights``), plus any ``references`` (name → users × k top lists, e.g. EASE or the hybrid with
-    the other cold route), each with ``metrics.segment_report`` (totals, user segments, cold vs warm hits)."""
+def ranked_lists(scorer: Scorer, users: np.ndarray, weights: "float | BlendWeights | WeightSchedule", k: int = 10,
+                 references: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The top-k lists (users × k) of popularity, ALS alone, content alone and the hybrid (``weights``) for
+    ``users``, plus any ``references`` (name → users × k top lists, e.g. EASE)."""
     users = np.asarray(users, dtype=np.int64)
-    truth = test[users]
     train = scorer.train
-    top = {
+    return {
         "popularity": hybrid.recommend_popular(train[users], hybrid.popularity_scores(train), k),
         "als": scorer.top_k(1.0, k, users, imputed=False),
         "content": scorer.top_k(0.0, k, users),
         "hybrid": scorer.top_k(weights, k, users),
         **(references or {}),
     }
-    cold = hybrid.popularity_scores(train) == 0
-    return {name: metrics.segment_report(lists, truth, scorer.n_train[users], cold, k) for name, lists in top.items()}
+
+
+def quality_table(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray,
+                  weights: "float | BlendWeights | WeightSchedule", k: int = 10,
+                  references: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, float]]:
+    """The ``recommendation_quality`` report on the evaluation users: ``metrics.segment_report`` (totals, user
+    segments, cold vs warm hits) of every list of ``ranked_lists``."""
+    return segment_reports(scorer, test, users, ranked_lists(scorer, users, weights, k, references), k)
+
+
+def segment_reports(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, lists: dict[str, np.ndarray],
+                    k: int = 10) -> dict[str, dict[str, float]]:
+    """``metrics.segment_report`` of each of ``lists`` (name → top lists of ``users``); cold items: no training
+    rating."""
+    users = np.asarray(users, dtype=np.int64)
+    truth = test[users]
+    cold = hybrid.popularity_scores(scorer.train) == 0
+    return {name: metrics.segment_report(top, truth, scorer.n_train[users], cold, k) for name, top in lists.items()}
+
+
+def ratio_table(lists: dict[str, np.ndarray], truth: sp.csr_matrix, n_train: np.ndarray, k: int = 10,
+                candidate: str = "hybrid", baselines: tuple[str, ...] = ("als", "popularity"),
+                level: float = 0.9) -> dict[str, tuple[float, float, float]]:
+    """nDCG@k of ``candidate`` over that of the better ``baselines``, on all users of ``lists`` (rows of
+    ``truth``, with ``n_train`` training ratings each) and per user segment, each with its ``level`` bootstrap
+    interval (``metrics.ratio_interval``): label ("all", "users 1-5", …) → (ratio, low, high)."""
+    per_user = {name: metrics.user_ndcg(lists[name], truth, k) for name in (candidate, *baselines)}
+    segment = metrics.user_segment(n_train)
+    rows = {"all": np.ones(len(segment), dtype=bool)}
+    rows.update({f"users {label}": segment == index for index, (label, _, _) in enumerate(metrics.USER_SEGMENTS)})
+    return {label: metrics.ratio_interval(per_user[candidate][mask], [per_user[b][mask] for b in baselines], level)
+            for label, mask in rows.items()}
 
 
 def markdown_table(report: dict[str, dict[str, float]], extra: dict[str, dict[str, float]] | None = None) -> str:

@@ -132,3 +132,33 @@ def test_segment_report_against_hand_computed_values():
     assert report["users 1-5"] == report["users 6-20"] == report["users >100"] == 1
     assert report["cold hits@2"] == 1 and report["warm hits@2"] == 2
     assert report["cold recall@2"] == 1.0 and report["cold shown@2"] == 1
+
+
+def test_user_ndcg_per_user_and_its_mean_is_ndcg():
+    from spin_reel_assets.recommender.metrics import user_ndcg
+
+    per_user = user_ndcg(RECOMMENDED, RELEVANT, k=3)
+    d = 1 / math.log2(3)
+    # user 0: hit at rank 2 of 2 relevant; user 1: hit at rank 1; user 2: no hit; user 3: not evaluated
+    assert per_user[:3] == pytest.approx([d / (1 + d), 1.0, 0.0]) and np.isnan(per_user[3])
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, k=3) == pytest.approx(np.nanmean(per_user))
+
+
+def test_ratio_interval_against_the_better_baseline():
+    from spin_reel_assets.recommender.metrics import ratio_interval
+
+    rng = np.random.default_rng(0)
+    baseline = rng.random(400)
+    weaker = baseline / 4
+    # exactly twice the better baseline in every draw: a point interval
+    assert ratio_interval(2 * baseline, [weaker, baseline]) == pytest.approx((2.0, 2.0, 2.0))
+    # users without relevant items (NaN) are left out, for every recommender alike
+    with_missing = np.r_[2 * baseline, np.nan, np.nan]
+    assert ratio_interval(with_missing, [np.r_[baseline, 5.0, 5.0]]) == pytest.approx((2.0, 2.0, 2.0))
+    # independent noise: the interval holds the ratio, and is wider on a tenth of the users
+    noisy = baseline * rng.uniform(0.5, 1.7, 400)
+    ratio, low, high = ratio_interval(noisy, [baseline, weaker])
+    assert low < ratio < high and ratio == pytest.approx(noisy.mean() / baseline.mean())
+    _, small_low, small_high = ratio_interval(noisy[:40], [baseline[:40], weaker[:40]])
+    assert small_high - small_low > 2 * (high - low)
+    assert all(np.isnan(ratio_interval(np.full(3, np.nan), [np.ones(3)])))

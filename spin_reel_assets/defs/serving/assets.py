@@ -14,7 +14,8 @@ from pydantic import Field
 from spin_reel_assets.conditions import EAGER, LARGE_MEMORY, OWNERS, WEEKLY
 from spin_reel_assets.recommender.blend import SCHEDULE_GRID, Blender, WeightSchedule, popularity_prior, schedule_key
 from spin_reel_assets.recommender.evaluation import (Scorer, ease_top_k, extra_candidates, index_ratings,
-                                                     markdown_table, quality_table, search_schedule, search_weight)
+                                                     markdown_table, ranked_lists, ratio_table, search_schedule,
+                                                     search_weight, segment_reports)
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource, SparkResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
@@ -307,7 +308,8 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     Precision@k, Recall@k, nDCG@k, MAP@k and catalogue coverage of popularity, ALS alone, content alone and the
     hybrid with the schedule ``blend_weights`` chose on the tuning users (disjoint from these), in total and per
     user segment (training ratings 1–5, 6–20, 21–100, >100), with hits on movies that had no training rating
-    (cold) beside the warm ones; EASE as a reference on request. Starts no Spark
+    (cold) beside the warm ones, and the hybrid's nDCG over the better of ALS alone and popularity with a
+    bootstrap interval per segment (a few dozen users make a noisy segment); EASE as a reference on request. Starts no Spark
     unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
     ``quality/metrics.parquet``."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
@@ -323,7 +325,9 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
             context.log.warning("EASE reference skipped: more rated movies than its dense inverse allows")
         else:
             references["EASE (reference)"] = ease
-    report = quality_table(scorer, validation.test, eval_users, schedule, k, references)
+    lists = ranked_lists(scorer, eval_users, schedule, k, references)
+    report = segment_reports(scorer, validation.test, eval_users, lists, k)
+    ratios = ratio_table(lists, validation.test[eval_users], scorer.n_train[eval_users], k)
     rank_seconds = time.perf_counter() - started
 
     extra = {}
@@ -351,6 +355,10 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     metadata = {
         **table_metadata(table),
         "report": dg.MetadataValue.md(markdown_table(report, extra)),
+        "hybrid_vs_better_baseline": dg.MetadataValue.md(
+            f"| users | hybrid nDCG@{k} / better of ALS alone and popularity | 90 % bootstrap interval |\n"
+            "|---|---|---|\n" + "\n".join(f"| {label.removeprefix('users ')} | {ratio:.3f} | {low:.3f}–{high:.3f} |"
+                                            for label, (ratio, low, high) in ratios.items())),
         "split": protocol["description"],
         "schedule": schedule_key(schedule),
         "evaluation_users": dg.MetadataValue.int(len(eval_users)),
@@ -362,5 +370,9 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
         for metric, value in values.items():
             if not np.isnan(value):  # a segment without evaluation users has no figure
                 metadata[f"{name}/{metric}"] = dg.MetadataValue.float(round(float(value), 5))
+    for label, values in ratios.items():
+        for bound, value in zip(("", " low", " high"), values):
+            if not np.isnan(value):
+                metadata[f"hybrid/ndcg@{k} vs better baseline {label}{bound}"] = dg.MetadataValue.float(round(value, 4))
     return dg.MaterializeResult(value=ParquetBundle({"metrics": table}, manifest), metadata=metadata,
                                 check_results=quality_checks(report, k))
