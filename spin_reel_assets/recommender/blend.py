@@ -156,9 +156,10 @@ class WeightSchedule:
     is a constant share, the prior takes the rest (so a user with one rating is served mostly by the prior, a
     heavy user mostly by ALS); ``cold_als`` is the factor on the ALS share for items without fitted factors.
 
-    Three numbers chosen on all tuning users together (``choose_schedule``), where per-segment weights are chosen
-    on each segment's few tuning users: on the bundled sample 35 users at 1–5 ratings, too few to tell weights
-    apart, and the weights chosen there did not carry over to the evaluation users."""
+    Four numbers chosen on all tuning users together (``choose_schedule``), where per-segment weights
+    (``BlendWeights``) are chosen on each segment's few tuning users: on the bundled sample 35 users at 1–5
+    ratings, too few to tell weights apart; on 3 of 4 split seeds tried, the segment weights did worse there on
+    the evaluation users than the schedule."""
 
     als_max: float
     half_n: float

@@ -357,8 +357,10 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
         "report": dg.MetadataValue.md(markdown_table(report, extra)),
         "hybrid_vs_better_baseline": dg.MetadataValue.md(
             f"| users | hybrid nDCG@{k} / better of ALS alone and popularity | 90 % bootstrap interval |\n"
-            "|---|---|---|\n" + "\n".join(f"| {label.removeprefix('users ')} | {ratio:.3f} | {low:.3f}–{high:.3f} |"
-                                            for label, (ratio, low, high) in ratios.items())),
+            "|---|---|---|\n" + "\n".join(
+                f"| {label.removeprefix('users ')} | " + ("no users | |" if np.isnan(ratio) else
+                                                          f"{ratio:.3f} | {low:.3f}–{high:.3f} |")
+                for label, (ratio, low, high) in ratios.items())),
         "split": protocol["description"],
         "schedule": schedule_key(schedule),
         "evaluation_users": dg.MetadataValue.int(len(eval_users)),
