@@ -309,8 +309,8 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     hybrid with the schedule ``blend_weights`` chose on the tuning users (disjoint from these), in total and per
     user segment (training ratings 1–5, 6–20, 21–100, >100), with hits on movies that had no training rating
     (cold) beside the warm ones, and the hybrid's nDCG over the better of ALS alone and popularity with a
-    bootstrap interval per segment (a few dozen users make a noisy segment); EASE as a reference on request. Starts no Spark
-    unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
+    bootstrap interval per segment (a few dozen users make a noisy segment); EASE as a reference on request.
+    Starts no Spark unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
     ``quality/metrics.parquet``."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
     schedule, k = WeightSchedule.from_dict(blend_weights.manifest["schedule"]), config.k
