@@ -12,8 +12,8 @@ profiles, user lists, explanations, similar-movie lists) runs on the code of thi
 alternating step by step (the machine is shared: both see the same load at each step); this tree also makes the
 user lists as the hybrid_recommendations asset does ("user lists, asset": its weight schedule and extra
 candidates). Per step the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are
-printed, with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share of
-the exact candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
+printed, with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share
+of the exact candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def schedule_lists(hybrid, data: dict, state: dict) -> dict:
     rated, (item_factors, imputed) = data["rated"], state["factors"]
     has_factors = np.zeros(rated.shape[1], dtype=bool)
     has_factors[data["fitted"]] = True
-    blender = Blender(WeightSchedule(**SCHEDULE_ARGS), np.diff(rated.indptr), popularity_prior(rated.indices, rated.shape[1]), has_factors)
+    blender = Blender(WeightSchedule(**SCHEDULE_ARGS), np.diff(rated.indptr),
+                      popularity_prior(rated.indices, rated.shape[1]), has_factors)
     extra = extra_candidates(rated, state["profiles"], data["content"], imputed)
     return hybrid.recommend_users(data["user_factors"], item_factors, state["profiles"], data["content"], rated,
                                   blender, content_index=state["index"], als_items=data["fitted"], extra_items=extra)
