@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pymongo
 
 from spin_reel_assets.recommender.blend import SCHEDULE_GRID, WeightSchedule, schedule_key
+from spin_reel_assets.recommender.evaluation import COLD_ROUTES
 
 
 def test_every_asset_and_check_succeeds(materialized):
@@ -83,6 +84,11 @@ def test_hybrid_files_hold_every_user_and_movie(materialized):
     assert len(grid) == len(SCHEDULE_GRID) and grid[schedule_key(schedule)] == max(grid.values())
     table = pq.read_table(materialized.artifacts / "blend" / "schedule_grid.parquet")
     assert table.num_rows == len(SCHEDULE_GRID) and max(table.column("tuning_ndcg@10").to_pylist()) == max(grid.values())
+    # ... and the cold route that did better at that schedule (ties keep the neighbour imputation)
+    routes = chosen["cold_route_ndcg@10"]
+    assert set(routes) == set(COLD_ROUTES) and manifest["cold_route"] == chosen["cold_route"] == hybrid["cold_route"]
+    assert routes[chosen["cold_route"]] == max(routes.values())
+    assert routes["neighbours"] == grid[schedule_key(schedule)]
 
 
 def test_rated_movies_are_never_recommended_back(materialized):
@@ -113,8 +119,11 @@ def test_quality_report_compares_four_recommenders(materialized):
     assert len(tuning) == validation["tuning_users"] and len(set(groups["user_id"])) == 610
     metrics = pq.read_table(materialized.artifacts / "quality" / "metrics.parquet").to_pylist()
     by_name = {row["recommender"]: row for row in metrics}
-    # the explicit rating model is opt-in; the single ALS share is the schedule's reference
-    assert set(by_name) == {"popularity", "als", "content", "hybrid", "hybrid, one ALS share"}
+    # the explicit rating model is opt-in; the single ALS share and the other cold route are the references
+    other = next(route for route in COLD_ROUTES if route != quality["cold_route"])
+    assert set(by_name) == {"popularity", "als", "content", "hybrid", "hybrid, one ALS share",
+                            f"hybrid, {other} cold route"}
+    assert float(by_name[f"hybrid, {other} cold route"]["cold hits@10"]).is_integer()
     assert "rating_model_rmse" not in quality
     assert by_name["hybrid"]["ndcg@10"] == pytest.approx(quality["hybrid/ndcg@10"], abs=1e-5)
     # the hybrid against the better of ALS alone and popularity, in total and per segment, with its interval

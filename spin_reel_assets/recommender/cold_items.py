@@ -2,8 +2,9 @@
 
 The alternative, ``hybrid.impute_item_factors``, averages the factors of a cold movie's 20 nearest content
 neighbours; a linear map from content vectors to factors uses every rated movie at once and no neighbour search.
-Both are compared on the cold-item segment by ``bench/quality.py``. Memory: the normal equations are
-d × d (content dimension) and d × rank, whatever the catalogue size.
+``blend_weights`` chooses between the two on tuning users and ``recommendation_quality`` reports both on the
+cold-item segment. Memory: the normal equations are d × d (content dimension) and d × rank, whatever the
+catalogue size.
 """
 
 from __future__ import annotations

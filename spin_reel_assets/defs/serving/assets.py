@@ -13,9 +13,9 @@ from pydantic import Field
 
 from spin_reel_assets.conditions import EAGER, LARGE_MEMORY, OWNERS, WEEKLY
 from spin_reel_assets.recommender.blend import SCHEDULE_GRID, Blender, WeightSchedule, popularity_prior, schedule_key
-from spin_reel_assets.recommender.evaluation import (Scorer, ease_top_k, extra_candidates, index_ratings,
-                                                     markdown_table, ranked_lists, ratio_table, search_schedule,
-                                                     search_weight, segment_reports)
+from spin_reel_assets.recommender.evaluation import (COLD_ROUTES, Scorer, complete_factors, ease_top_k,
+                                                     extra_candidates, index_ratings, markdown_table, ranked_lists,
+                                                     ratio_table, search_schedule, search_weight, segment_reports)
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource, SparkResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
@@ -53,9 +53,10 @@ def _validation(ratings_table: pa.Table, als_validation_model: ParquetBundle, fa
     return rebuild(ratings_table, als_validation_model.tables, item_ids), content_vectors
 
 
-def _scorer(validation: Validation, content_vectors: np.ndarray, faiss_index: ContentIndex, candidates: int) -> Scorer:
+def _scorer(validation: Validation, content_vectors: np.ndarray, faiss_index: ContentIndex, candidates: int,
+            cold_route: str) -> Scorer:
     return Scorer(validation.train, validation.user_factors, validation.item_factors, content_vectors,
-                  faiss_index.index, candidates)
+                  faiss_index.index, candidates, cold_route=cold_route)
 
 
 def _vectors_column(matrix: np.ndarray) -> pa.Array:
@@ -86,7 +87,7 @@ SCHEDULE_SHOWN_AT = (1, 3, 5, 10, 20, 50, 100, 300, 1000)
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="2",
+    code_version="3",
     io_manager_key="parquet_bundle_io_manager",
     op_tags=LARGE_MEMORY,
     metadata={"folder": WEIGHTS_FOLDER},
@@ -96,14 +97,24 @@ def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_m
     """The blend of the hybrid, chosen by nDCG@k on the held-out ratings of the tuning users only (the
     validation ALS fit, the content index), every grid point recorded: for user lists the ``WeightSchedule``
     (ALS, content and popularity-prior shares as a function of the user's number of ratings, and the ALS factor
-    of movies without fitted factors; ``blend.SCHEDULE_GRID``), for similar-movie lists and the web app's
-    cold start one ALS share. Needs no Spark: a TMDB change re-chooses them over the new content index without
-    refitting ALS. Written as ``blend/`` (both grids as tables, the choice in the manifest)."""
+    of movies without fitted factors; ``blend.SCHEDULE_GRID``), searched with the neighbour route for movies
+    without ratings; then the cold route (``evaluation.COLD_ROUTES``: the mean of 20 content neighbours'
+    factors, or a ridge map from content vectors to factors fitted on the rated movies), whichever does better
+    at that schedule (ties: neighbours); for similar-movie lists and the web app's cold start one ALS share,
+    with that route. Needs no Spark: a TMDB change re-chooses them over the new content index without
+    refitting ALS. Written as ``blend/`` (the grids as tables, the choice in the manifest)."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
-    started = time.perf_counter()
-    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
     tuning, k = validation.tuning_users, config.k
+    started = time.perf_counter()
+    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates, "neighbours")
     schedule, schedule_grid = search_schedule(scorer, validation.test, tuning, k=k)
+    route_grid = {"neighbours": schedule_grid[schedule_key(schedule)]}
+    ridge = _scorer(validation, content_vectors, faiss_index, config.candidates, "ridge")
+    route_grid["ridge"] = metrics.ndcg_at_k(ridge.top_k(schedule, k, tuning), validation.test[tuning], k)
+    cold_route = max(COLD_ROUTES, key=lambda route: (route_grid[route], route == "neighbours"))
+    if cold_route == "ridge":
+        scorer = ridge
+    del ridge
     weight, grid = search_weight(scorer, validation.test, tuning, k=k)
     seconds = time.perf_counter() - started
     schedules = pa.table({
@@ -113,17 +124,20 @@ def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_m
     })
     weights = pa.table({"als_weight": list(grid), f"tuning_ndcg@{k}": list(grid.values())})
     manifest = {"schedule": schedule.to_dict(), f"schedule_grid_ndcg@{k}": schedule_grid,
+                "cold_route": cold_route, f"cold_route_ndcg@{k}": route_grid,
                 "als_weight": weight, f"weight_grid_ndcg@{k}": {str(w): v for w, v in grid.items()},
                 "tuning_users": len(tuning), "k": k}
     shares = "\n".join(f"| {n} | {w.als:.2f} | {w.content:.2f} | {w.prior:.2f} |"
                        for n, w in ((n, schedule.shares_at(n)) for n in SCHEDULE_SHOWN_AT))
-    return dg.MaterializeResult(value=ParquetBundle({"schedule_grid": schedules, "weight_grid": weights}, manifest),
-                                metadata={
+    bundle = ParquetBundle({"schedule_grid": schedules, "weight_grid": weights}, manifest)
+    return dg.MaterializeResult(value=bundle, metadata={
         **table_metadata(schedules),
         "schedule": schedule_key(schedule),
         "schedule_tuning_ndcg": dg.MetadataValue.float(schedule_grid[schedule_key(schedule)]),
         "shares_by_ratings": dg.MetadataValue.md(
             "| training ratings | ALS | content | prior |\n|---|---|---|---|\n" + shares),
+        "cold_route": cold_route,
+        **{f"cold_route {route} tuning_ndcg": dg.MetadataValue.float(value) for route, value in route_grid.items()},
         "als_weight": dg.MetadataValue.float(float(weight)),
         "weight_grid": dg.MetadataValue.md(f"| ALS weight | tuning nDCG@{k} |\n|---|---|\n" + "\n".join(
             f"| {w:.1f} | {v:.4f} |" for w, v in grid.items())),
@@ -145,7 +159,7 @@ class HybridConfig(dg.Config):
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="5",
+    code_version="6",
     freshness_policy=WEEKLY,
     check_specs=HYBRID_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
@@ -163,11 +177,12 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     neighbours from the FAISS index; for users also the most rated movies and their nearest movies without
     ratings) are scored on both, min-max scaled and blended as blend_weights chose on the tuning users' held-out
     ratings: user lists by its schedule (the more a user rated, the more ALS counts against the popularity
-    prior), similar-movie lists by its ALS share. Movies nobody rated get ALS factors imputed from their nearest
-    content neighbours, so content alone brings them into user lists and neighbour lists; rated movies never
-    come back.
+    prior), similar-movie lists by its ALS share. Movies nobody rated get ALS factors from their content by the
+    cold route it chose (the mean of their nearest content neighbours' factors, or a ridge map from content to
+    factors), so content alone brings them into user lists and neighbour lists; rated movies never come back.
     """
     item_ids, content_vectors = _item_space(faiss_index)
+    cold_route = blend_weights.manifest["cold_route"]
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
     weight = blend_weights.manifest["als_weight"] if config.weight is None else config.weight
@@ -178,7 +193,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     fitted_factors = als_model.item_matrix(item_ids)
     has_factors = ~np.isnan(fitted_factors).any(axis=1)
     fitted = np.flatnonzero(has_factors)
-    item_factors, imputed = hybrid.impute_item_factors(fitted_factors, content_vectors)
+    item_factors, imputed = complete_factors(fitted_factors, content_vectors, cold_route)
     impute_seconds = time.perf_counter() - started
     started = time.perf_counter()
     profiles = hybrid.content_profiles(rated, content_vectors)
@@ -222,6 +237,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     manifest = {
         "weight": weight, "weight_source": "config" if config.weight is not None else "blend_weights",
         "user_schedule": None if config.weight is not None else schedule.to_dict(),
+        "cold_route": cold_route,
         "top_n": config.top_n, "candidates": config.candidates,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": len(user_ids), "movies": len(item_ids),
     }
@@ -230,6 +246,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "als_weight": dg.MetadataValue.float(float(weight)),
         "user_schedule": schedule_key(schedule) if config.weight is None else f"ALS share {weight:g}",
         "weight_source": manifest["weight_source"],
+        "cold_route": cold_route,
         "users": dg.MetadataValue.int(len(user_ids)),
         "movies": dg.MetadataValue.int(len(item_ids)),
         "movies_without_ratings": dg.MetadataValue.int(int(cold.sum())),
@@ -295,7 +312,7 @@ class QualityConfig(dg.Config):
 @dg.asset(
     **SERVING,
     kinds={"parquet"},
-    code_version="5",
+    code_version="6",
     check_specs=QUALITY_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
     op_tags=LARGE_MEMORY,
@@ -306,19 +323,26 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
                            faiss_index: ContentIndex, blend_weights: ParquetBundle):
     """Offline evaluation on the evaluation users of the validation protocol (``als_validation_model``):
     Precision@k, Recall@k, nDCG@k, MAP@k and catalogue coverage of popularity, ALS alone, content alone and the
-    hybrid with the schedule ``blend_weights`` chose on the tuning users (disjoint from these), in total and per
-    user segment (training ratings 1–5, 6–20, 21–100, >100), with hits on movies that had no training rating
-    (cold) beside the warm ones, and the hybrid's nDCG over the better of ALS alone and popularity with a
-    bootstrap interval per segment (a few dozen users make a noisy segment); EASE as a reference on request.
-    Starts no Spark unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
+    hybrid with the schedule and cold route ``blend_weights`` chose on the tuning users (disjoint from these),
+    and the same hybrid with the other cold route, in total and per user segment (training ratings 1–5, 6–20,
+    21–100, >100), with hits on movies that had no training rating (cold) beside the warm ones, and the hybrid's
+    nDCG over the better of ALS alone and popularity with a bootstrap interval per segment (a few dozen users
+    make a noisy segment); EASE as a reference on request. Starts no Spark unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
     ``quality/metrics.parquet``."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
     schedule, k = WeightSchedule.from_dict(blend_weights.manifest["schedule"]), config.k
+    cold_route = blend_weights.manifest["cold_route"]
     eval_users = validation.evaluation_users
     started = time.perf_counter()
-    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates)
-    # The blend of the similar-movie lists, one ALS share for every user: what the schedule is measured against.
-    references = {"hybrid, one ALS share": scorer.top_k(blend_weights.manifest["als_weight"], k, eval_users)}
+    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates, cold_route)
+    # The blend of the similar-movie lists, one ALS share for every user: what the schedule is measured against;
+    # and the schedule with the other cold route, whose cold hits say which route brings unrated movies better.
+    other_route = next(route for route in COLD_ROUTES if route != cold_route)
+    references = {
+        "hybrid, one ALS share": scorer.top_k(blend_weights.manifest["als_weight"], k, eval_users),
+        f"hybrid, {other_route} cold route": _scorer(validation, content_vectors, faiss_index, config.candidates,
+                                                     other_route).top_k(schedule, k, eval_users),
+    }
     if config.ease_reference:
         ease = ease_top_k(validation.train, eval_users, k)
         if ease is None:
@@ -351,7 +375,8 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     columns = sorted({column for values in rows.values() for column in values})
     table = pa.table({"recommender": list(rows), **{c: [rows[name].get(c) for name in rows] for c in columns}})
     protocol = als_validation_model.manifest["protocol"]
-    manifest = {"schedule": schedule.to_dict(), "protocol": protocol, "k": k, "evaluation_users": len(eval_users)}
+    manifest = {"schedule": schedule.to_dict(), "cold_route": cold_route, "protocol": protocol, "k": k,
+                "evaluation_users": len(eval_users)}
     metadata = {
         **table_metadata(table),
         "report": dg.MetadataValue.md(markdown_table(report, extra)),
@@ -363,6 +388,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
                 for label, (ratio, low, high) in ratios.items())),
         "split": protocol["description"],
         "schedule": schedule_key(schedule),
+        "cold_route": cold_route,
         "evaluation_users": dg.MetadataValue.int(len(eval_users)),
         "ranking_seconds": dg.MetadataValue.float(round(rank_seconds, 2)),
     }
