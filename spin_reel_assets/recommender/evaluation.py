@@ -154,6 +154,16 @@ def search_schedule(scorer: Scorer, test: sp.csr_matrix, users: np.ndarray, k: i
 COLD_ROUTES = ("neighbours", "ridge")
 
 
+def search_cold_route(scorers: dict[str, Scorer], schedule: WeightSchedule, test: sp.csr_matrix, users: np.ndarray,
+                      k: int = 10) -> tuple[str, dict[str, float]]:
+    """The cold route (``COLD_ROUTES``; one scorer each, alike but for ``cold_route``) whose ranking at
+    ``schedule`` has the best nDCG@k on the held-out ratings of ``users`` (the tuning users); ties keep
+    ``neighbours``. Returns the route and every route's score."""
+    truth = test[users]
+    scores = {route: metrics.ndcg_at_k(scorers[route].top_k(schedule, k, users), truth, k) for route in COLD_ROUTES}
+    return max(COLD_ROUTES, key=lambda route: (scores[route], route == "neighbours")), scores
+
+
 def top_items(popularity: np.ndarray, n: int) -> np.ndarray:
     """The n items with the most ratings (ties → lower index)."""
     return np.lexsort((np.arange(len(popularity)), -np.asarray(popularity)))[:n]

@@ -158,3 +158,30 @@ def test_content_alone_ranks_unseen_items_by_profile_cosine_among_the_given_item
     picked = np.take_along_axis(scores, np.searchsorted(items, top), axis=1)
     np.testing.assert_allclose(picked, np.take_along_axis(scores, np.searchsorted(items, expected), axis=1), rtol=1e-6)
     assert np.isin(top, items).all() and not (rated[np.arange(len(top))[:, None], top].toarray() > 0).any()
+
+
+def test_the_cold_route_is_the_better_one_on_tuning_users_and_ties_keep_the_neighbours():
+    from dataclasses import replace
+
+    from spin_reel_assets.recommender.blend import WeightSchedule
+    from spin_reel_assets.recommender.evaluation import COLD_ROUTES, search_cold_route
+    from spin_reel_assets.recommender import metrics
+
+    base, test = _planted(seed=4, n_items=80)
+    # a quarter of the items without fitted factors: each route completes them its own way
+    factors = base.item_factors.copy()
+    factors[::4] = np.nan
+    scorers = {route: replace(base, item_factors=factors, cold_route=route) for route in COLD_ROUTES}
+    assert not np.allclose(scorers["neighbours"].completed[::4], scorers["ridge"].completed[::4])
+    tuning, evaluation = np.arange(0, 60, 2), np.arange(1, 60, 2)
+    schedule = WeightSchedule(als_max=1.0, half_n=3.0, content=0.3, cold_als=1.0)
+    route, scores = search_cold_route(scorers, schedule, test, tuning)
+    for name in COLD_ROUTES:
+        expected = metrics.ndcg_at_k(scorers[name].top_k(schedule, 10, tuning), test[tuning], 10)
+        assert scores[name] == pytest.approx(expected)
+    assert scores[route] == max(scores.values())
+    # the evaluation users' held-out ratings play no part
+    assert search_cold_route(scorers, schedule, _moved(test, evaluation, 40), tuning) == (route, scores)
+    # with the same scores the neighbour imputation stays
+    same = {route: scorers["neighbours"] for route in COLD_ROUTES}
+    assert search_cold_route(same, schedule, test, tuning)[0] == "neighbours"

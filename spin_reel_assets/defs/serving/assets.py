@@ -15,7 +15,8 @@ from spin_reel_assets.conditions import EAGER, LARGE_MEMORY, OWNERS, WEEKLY
 from spin_reel_assets.recommender.blend import SCHEDULE_GRID, Blender, WeightSchedule, popularity_prior, schedule_key
 from spin_reel_assets.recommender.evaluation import (COLD_ROUTES, Scorer, complete_factors, ease_top_k,
                                                      extra_candidates, index_ratings, markdown_table, ranked_lists,
-                                                     ratio_table, search_schedule, search_weight, segment_reports)
+                                                     ratio_table, search_cold_route, search_schedule, search_weight,
+                                                     segment_reports)
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.resources import ArtifactsResource, SparkResource
 from spin_reel_assets.io_managers.parquet import ParquetBundle
@@ -106,15 +107,12 @@ def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_m
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
     tuning, k = validation.tuning_users, config.k
     started = time.perf_counter()
-    scorer = _scorer(validation, content_vectors, faiss_index, config.candidates, "neighbours")
-    schedule, schedule_grid = search_schedule(scorer, validation.test, tuning, k=k)
-    route_grid = {"neighbours": schedule_grid[schedule_key(schedule)]}
-    ridge = _scorer(validation, content_vectors, faiss_index, config.candidates, "ridge")
-    route_grid["ridge"] = metrics.ndcg_at_k(ridge.top_k(schedule, k, tuning), validation.test[tuning], k)
-    cold_route = max(COLD_ROUTES, key=lambda route: (route_grid[route], route == "neighbours"))
-    if cold_route == "ridge":
-        scorer = ridge
-    del ridge
+    scorers = {route: _scorer(validation, content_vectors, faiss_index, config.candidates, route)
+               for route in COLD_ROUTES}
+    schedule, schedule_grid = search_schedule(scorers["neighbours"], validation.test, tuning, k=k)
+    cold_route, route_grid = search_cold_route(scorers, schedule, validation.test, tuning, k=k)
+    scorer = scorers.pop(cold_route)
+    del scorers  # the other route's completed factors: a catalogue × rank matrix
     weight, grid = search_weight(scorer, validation.test, tuning, k=k)
     seconds = time.perf_counter() - started
     schedules = pa.table({
