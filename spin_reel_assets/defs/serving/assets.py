@@ -180,7 +180,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     factors), so content alone brings them into user lists and neighbour lists; rated movies never come back.
     """
     item_ids, content_vectors = _item_space(faiss_index)
-    cold_route = blend_weights.manifest["cold_route"]
+    cold_route = blend_weights.manifest.get("cold_route", "neighbours")  # the only route before it was chosen
     user_ids, interactions, known = _ratings_in(ratings_table, item_ids)
     rated = interactions.matrix()
     weight = blend_weights.manifest["als_weight"] if config.weight is None else config.weight
@@ -325,11 +325,11 @@ def recommendation_quality(context: dg.AssetExecutionContext, config: QualityCon
     and the same hybrid with the other cold route, in total and per user segment (training ratings 1–5, 6–20,
     21–100, >100), with hits on movies that had no training rating (cold) beside the warm ones, and the hybrid's
     nDCG over the better of ALS alone and popularity with a bootstrap interval per segment (a few dozen users
-    make a noisy segment); EASE as a reference on request. Starts no Spark unless ``rating_model`` asks for the RMSE of an explicit ALS rating model. Written as
-    ``quality/metrics.parquet``."""
+    make a noisy segment); EASE as a reference on request. Starts no Spark unless ``rating_model`` asks for the
+    RMSE of an explicit ALS rating model. Written as ``quality/metrics.parquet``."""
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
     schedule, k = WeightSchedule.from_dict(blend_weights.manifest["schedule"]), config.k
-    cold_route = blend_weights.manifest["cold_route"]
+    cold_route = blend_weights.manifest.get("cold_route", "neighbours")  # the only route before it was chosen
     eval_users = validation.evaluation_users
     started = time.perf_counter()
     scorer = _scorer(validation, content_vectors, faiss_index, config.candidates, cold_route)
