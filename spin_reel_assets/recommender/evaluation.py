@@ -211,19 +211,9 @@ def content_top_k(rated: sp.csr_matrix, content_vectors: np.ndarray, k: int, ite
         seen_cols = position[block.indices]
         scores[seen_rows[seen_cols >= 0], seen_cols[seen_cols >= 0]] = -np.inf
         width = min(k, len(items))
-        top = _top_columns(scores, width)
+        top = hybrid.top_sorted(scores, width)
         out[rows, :width] = np.where(np.take_along_axis(scores, top, axis=1) > -np.inf, items[top], -1)
     return out
-
-
-def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of each row's k highest scores, best first: a partition, then a sort of k columns, not of
-    the whole row (among scores tied with the k-th, which are kept is the partition's choice)."""
-    if k >= scores.shape[1]:
-        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
 
 
 def search_field_weights(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray, blocks: np.ndarray,
@@ -355,7 +345,7 @@ def ease_top_k(train: sp.csr_matrix, users: np.ndarray, k: int = 10, regularizat
     rows = x[np.asarray(users)]
     scores = np.asarray(rows @ b)
     scores[rows.nonzero()] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top = hybrid.top_sorted(scores, min(k, scores.shape[1]))
     return np.where(np.take_along_axis(scores, top, axis=1) > -np.inf, rated_items[top], -1)
 
 

@@ -123,11 +123,11 @@ def _als_top(user_factors: np.ndarray, als_factors: np.ndarray, als_items: np.nd
     """Each user's n best unseen items of ``als_items`` by u·v, best first: (items, scores), -1 / -inf padded.
 
     An exact dense scan of the block: ``faiss.knn`` (BLAS and a heap) took as long on a 1,024-user block over 60k
-    items (3.4 s against 3.3 s, on the loaded 2-core machine), and this keeps ``_top_sorted``'s tie order."""
+    items (3.4 s against 3.3 s, on the loaded 2-core machine), and this keeps ``top_sorted``'s tie order."""
     als = user_factors @ als_factors.T
     rows, cols = _seen_cells(seen, als_position)
     als[rows, cols] = -np.inf
-    best = _top_sorted(als, n)
+    best = top_sorted(als, n)
     scores = np.take_along_axis(als, best, axis=1)
     return np.where(scores > -np.inf, als_items[best], -1), scores
 
@@ -141,7 +141,7 @@ def rank_candidates(users: np.ndarray, candidate: np.ndarray, als_score: np.ndar
         blended = weight(users, candidate, als_score, content_score)
     else:
         blended = blend(als_score, content_score, weight)
-    cols = _top_sorted(blended, min(n, blended.shape[1]))  # candidates are in item order: ties → lower item
+    cols = top_sorted(blended, min(n, blended.shape[1]))  # candidates are in item order: ties → lower item
     return _flatten(users, {
         "item": np.take_along_axis(candidate, cols, axis=1),
         "score": np.take_along_axis(blended, cols, axis=1),
@@ -308,7 +308,7 @@ def similar_items(
             content[invalid] = -np.inf
             als[invalid] = -np.inf
             blended = blend(als, content, weight)
-            cols = _top_sorted(blended, min(n, blended.shape[1]))
+            cols = top_sorted(blended, min(n, blended.shape[1]))
             parts.append(
                 _flatten(block, {
                     "item": np.take_along_axis(candidate, cols, axis=1),
@@ -354,7 +354,7 @@ def recommend_from_liked(
     content[liked] = -np.inf
     als[liked] = -np.inf
     blended = blend(als[None], content[None], weight)
-    cols = _top_sorted(blended, n)[0]
+    cols = top_sorted(blended, n)[0]
     cols = cols[blended[0, cols] > -np.inf]
     closest = np.argmax(content_vectors[cols] @ content_vectors[liked].T, axis=1)
     return {
@@ -458,7 +458,7 @@ def _profile_weights(rated: sp.csr_matrix) -> np.ndarray:
     return np.where(any_positive[row], weights, np.float32(1))
 
 
-def _top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> np.ndarray:
+def top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> np.ndarray:
     """Column indices of each row's n best scores, best first; equal scores ordered by ``ties`` (default column).
 
     With ``ties`` the row is fully sorted (callers pass narrow rows); otherwise a partition selects the n best,
@@ -486,7 +486,7 @@ def _top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> n
 
 def _unique_rows(candidate: np.ndarray, *scores: np.ndarray):
     """Each row sorted by item with repeats replaced by -1: duplicates go, and candidates stay in item order, which
-    is the tie-break order of ``_top_sorted``. Score arrays shaped like ``candidate`` follow the same order (a
+    is the tie-break order of ``top_sorted``. Score arrays shaped like ``candidate`` follow the same order (a
     repeat's slot scores -inf); returns the candidates alone when none are given, else (candidates, *scores)."""
     if not scores:
         candidate = np.sort(candidate, axis=1)
