@@ -107,9 +107,12 @@ def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_m
     validation, content_vectors = _validation(ratings_table, als_validation_model, faiss_index)
     tuning, k = validation.tuning_users, config.k
     started = time.perf_counter()
-    scorers = {route: _scorer(validation, content_vectors, faiss_index, config.candidates, route)
-               for route in COLD_ROUTES}
-    schedule, schedule_grid = search_schedule(scorers["neighbours"], validation.test, tuning, k=k)
+    neighbours = _scorer(validation, content_vectors, faiss_index, config.candidates, "neighbours")
+    schedule, schedule_grid = search_schedule(neighbours, validation.test, tuning, k=k)
+    # The other routes' scorers only now: each holds a catalogue × rank factor matrix.
+    scorers = {route: neighbours if route == "neighbours" else
+               _scorer(validation, content_vectors, faiss_index, config.candidates, route) for route in COLD_ROUTES}
+    del neighbours
     cold_route, route_grid = search_cold_route(scorers, schedule, validation.test, tuning, k=k)
     scorer = scorers.pop(cold_route)
     del scorers  # the other route's completed factors: a catalogue × rank matrix
