@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 
 from .content import build_index, ivf_index, search
@@ -77,17 +78,43 @@ def complete_item_factors(item_factors: np.ndarray, content_vectors: np.ndarray,
 
 
 def cold_candidates(profiles: np.ndarray, content_vectors: np.ndarray, cold: np.ndarray, m: int = 50,
-                    exact_max: int = 50_000) -> np.ndarray:
+                    exact_max: int = 50_000, content_index: faiss.Index | None = None) -> np.ndarray:
     """Each profile's ``m`` nearest items among the ``cold`` ones (boolean per item: no fitted factors), as item
     indices (n_profiles × m, -1 padded): the hybrid's candidates from the movies nobody rated, which the ALS scan
     never proposes and a content search over the whole catalogue rarely reaches. Exact up to ``exact_max`` cold
-    items, IVF above."""
+    items; above, ``content_index`` (rows are items, e.g. the faiss_index asset's HNSW) searched with only the
+    cold items selected when they are at least half of it, else an IVF index over the cold items."""
     cold_items = np.flatnonzero(cold)
     out = np.full((len(profiles), m), -1, dtype=np.int64)
     if len(cold_items) == 0 or m == 0:
         return out
+    k = min(m, len(cold_items))
+    if len(cold_items) > exact_max and content_index is not None and content_index.ntotal == len(cold) \
+            and 2 * len(cold_items) >= len(cold):
+        # No index to build: an IVF over a TMDB-sized cold catalogue took 1–2 minutes to train, once per scorer.
+        _, found = _search_selected(content_index, profiles, k, cold)
+        out[:, :k] = found
+        return out
     vectors = np.ascontiguousarray(content_vectors[cold_items], dtype=np.float32)
     index = build_index(vectors, exact_max=len(vectors)) if len(vectors) <= exact_max else ivf_index(vectors)
-    _, found = search(index, profiles, min(m, len(cold_items)))
-    out[:, : found.shape[1]] = np.where(found >= 0, cold_items[np.maximum(found, 0)], -1)
+    _, found = search(index, profiles, k)
+    out[:, :k] = np.where(found >= 0, cold_items[np.maximum(found, 0)], -1)
     return out
+
+
+def _search_selected(index: faiss.Index, queries: np.ndarray, k: int, selected: np.ndarray,
+                     block_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """``content.search`` among the rows of ``index`` where ``selected`` (boolean per row) is true."""
+    bitmap = np.packbits(selected, bitorder="little")  # faiss: row i is selected by bit i % 8 of byte i // 8
+    selector = faiss.IDSelectorBitmap(len(selected), faiss.swig_ptr(bitmap))
+    # faiss's HNSW parameters default to efSearch 16: keep the index's own.
+    params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch) \
+        if isinstance(index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    found = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), block_size):
+        block = slice(start, start + block_size)
+        scores[block], found[block] = index.search(queries[block], k, params=params)
+    scores[found < 0] = -np.inf
+    return scores, found

@@ -108,7 +108,7 @@ class Scorer:
                 self.user_factors[users], self.completed, profiles, self.content_vectors, rated, self.candidates,
                 self.content_index, self.fitted, extra_items=extra_candidates(
                     self.train, profiles, self.content_vectors, self.imputed, self.popular_candidates,
-                    self.cold_candidates),
+                    self.cold_candidates, self.content_index),
             ))
             self._cache = (users, blocks)
         return self._cache[1]
@@ -170,13 +170,15 @@ def top_items(popularity: np.ndarray, n: int) -> np.ndarray:
 
 
 def extra_candidates(train: sp.csr_matrix, profiles: np.ndarray, content_vectors: np.ndarray, completed: np.ndarray,
-                     popular: int = 100, cold: int = 50) -> np.ndarray:
+                     popular: int = 100, cold: int = 50, content_index: faiss.Index | None = None) -> np.ndarray:
     """The ``extra_items`` of ``hybrid.user_candidates`` for the rows of ``profiles``: the ``popular`` most rated
     items (for the prior) and each row's ``cold`` nearest items among those with completed (not fitted) factors
-    (rows × (popular + cold), -1 padded). The hybrid_recommendations asset passes the same."""
+    (rows × (popular + cold), -1 padded; ``cold_items.cold_candidates``, with ``content_index``, rows are items).
+    The hybrid_recommendations asset passes the same."""
     top = top_items(hybrid.popularity_scores(train), popular)
     top = np.broadcast_to(top, (len(profiles), len(top)))
-    return np.concatenate([top, cold_items.cold_candidates(profiles, content_vectors, completed, cold)], axis=1)
+    nearest_cold = cold_items.cold_candidates(profiles, content_vectors, completed, cold, content_index=content_index)
+    return np.concatenate([top, nearest_cold], axis=1)
 
 
 def complete_factors(item_factors: np.ndarray, content_vectors: np.ndarray, route: str,

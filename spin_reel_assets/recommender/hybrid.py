@@ -122,8 +122,7 @@ def _als_top(user_factors: np.ndarray, als_factors: np.ndarray, als_items: np.nd
              seen: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Each user's n best unseen items of ``als_items`` by u·v, best first: (items, scores), -1 / -inf padded.
 
-    An exact dense scan of the block: ``faiss.knn`` (BLAS and a heap) took as long on a 1,024-user block over 60k
-    items (3.4 s against 3.3 s, on the loaded 2-core machine), and this keeps ``top_sorted``'s tie order."""
+    An exact dense scan of the block (a BLAS product, then ``top_sorted``'s heap), seen items masked first."""
     als = user_factors @ als_factors.T
     rows, cols = _seen_cells(seen, als_position)
     als[rows, cols] = -np.inf
@@ -461,15 +460,15 @@ def _profile_weights(rated: sp.csr_matrix) -> np.ndarray:
 def top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> np.ndarray:
     """Column indices of each row's n best scores, best first; equal scores ordered by ``ties`` (default column).
 
-    With ``ties`` the row is fully sorted (callers pass narrow rows); otherwise a partition selects the n best,
-    and rows where equal scores straddle the cut take the lowest columns among them, so the result does not
-    depend on how the partition happened to split a tie (nor on item block sizes).
+    With ``ties`` the row is fully sorted (callers pass narrow rows); otherwise the n best are selected (a faiss
+    heap per row, or a partition), and rows where equal scores straddle the cut take the lowest columns among
+    them, so the result does not depend on how the selection happened to split a tie (nor on item block sizes).
     """
     width = scores.shape[1]
     if ties is not None or n >= width:
         keys = np.broadcast_to(np.arange(width), scores.shape) if ties is None else ties
         return np.lexsort((keys, -scores), axis=1)[:, :n]
-    cols = np.argpartition(scores, width - n, axis=1)[:, width - n :]
+    cols = _heap_select(scores, n)
     chosen = np.take_along_axis(scores, cols, axis=1)
     cut = chosen.min(axis=1, keepdims=True)
     at_cut = scores == cut
@@ -482,6 +481,26 @@ def top_sorted(scores: np.ndarray, n: int, ties: np.ndarray | None = None) -> np
         cols[straddled] = np.nonzero(keep)[1].reshape(-1, n)
     order = np.lexsort((cols, -np.take_along_axis(scores, cols, axis=1)), axis=1)
     return np.take_along_axis(cols, order, axis=1)
+
+
+def _heap_select(scores: np.ndarray, n: int) -> np.ndarray:
+    """Columns of each row's n largest scores, in no set order among ties. A faiss min-heap per row reads each
+    score once: 8–20× faster than ``np.argpartition`` on 1,024 users × 62k movies. The heap keeps only scores
+    above -FLT_MAX and never takes NaN, so rows with fewer than n such scores, and arrays with NaN or of another
+    dtype, are partitioned instead (NaN then counts as the largest, as in numpy)."""
+    width = scores.shape[1]
+    if scores.dtype != np.float32 or not scores.flags.c_contiguous or np.isnan(scores).any():
+        return np.argpartition(scores, width - n, axis=1)[:, width - n :]
+    values = np.empty((scores.shape[0], n), dtype=np.float32)
+    cols = np.empty((scores.shape[0], n), dtype=np.int64)
+    heaps = faiss.float_minheap_array_t()
+    heaps.nh, heaps.k, heaps.val, heaps.ids = scores.shape[0], n, faiss.swig_ptr(values), faiss.swig_ptr(cols)
+    heaps.heapify()
+    heaps.addn(width, faiss.swig_ptr(scores))
+    short = (cols < 0).any(axis=1)
+    if short.any():
+        cols[short] = np.argpartition(scores[short], width - n, axis=1)[:, width - n :]
+    return cols
 
 
 def _unique_rows(candidate: np.ndarray, *scores: np.ndarray):

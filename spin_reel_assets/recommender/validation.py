@@ -27,6 +27,16 @@ def pair_keys(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
     return users.astype(np.int64) << 32 | movies.astype(np.int64)
 
 
+def keys_in(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, among)`` by one sort of ``among`` and a binary search per key. np.isin sorts both and
+    their concatenation: this was 6× faster for 3M keys among 25M, and 8× for 25M sorted keys (ratings come in
+    primary-key order) among 6M; only many unsorted keys among few are slower this way."""
+    among = np.sort(among)
+    if len(among) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    return among[np.minimum(np.searchsorted(among, keys), len(among) - 1)] == keys
+
+
 def factor_table(ids: np.ndarray, factors: np.ndarray) -> pa.Table:
     """``factor_table_to_arrow`` of the ids that have factors (rows of NaN are left out)."""
     fitted = ~np.isnan(factors).any(axis=1) if factors.shape[1] else np.zeros(len(ids), dtype=bool)
@@ -111,7 +121,7 @@ def rebuild(ratings: pa.Table, tables: dict[str, pa.Table], item_ids: np.ndarray
 
     def marked(name: str) -> np.ndarray:
         pairs = tables[name]
-        return np.isin(keys, pair_keys(pairs.column(USER_ID).to_numpy(), pairs.column(MOVIE_ID).to_numpy()))
+        return keys_in(keys, pair_keys(pairs.column(USER_ID).to_numpy(), pairs.column(MOVIE_ID).to_numpy()))
 
     is_test, withheld = marked("held_out"), marked("withheld")
     groups = tables["user_groups"]

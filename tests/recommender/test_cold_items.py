@@ -1,10 +1,12 @@
 """The ridge route from content vectors to ALS factors for movies nobody rated."""
 
+import faiss
 import numpy as np
 import pytest
 
-from spin_reel_assets.recommender.cold_items import complete_item_factors, fit_content_to_factors
-from spin_reel_assets.recommender.content import l2_normalize
+
+from spin_reel_assets.recommender.cold_items import cold_candidates, complete_item_factors, fit_content_to_factors
+from spin_reel_assets.recommender.content import build_index, l2_normalize
 
 
 def _clusters(seed: int = 0, n_items: int = 120, topics: int = 4, rank: int = 6):
@@ -58,3 +60,26 @@ def test_items_without_content_keep_nan():
     content[4] = 0
     completed, predicted = complete_item_factors(factors, content)
     assert predicted[3] and not predicted[4] and np.isnan(completed[4]).all()
+
+
+@pytest.mark.parametrize("index_kind", ["hnsw", "flat"])
+def test_cold_candidates_through_the_catalogue_index_are_the_nearest_cold_items(index_kind):
+    rng = np.random.default_rng(3)
+    vectors = l2_normalize(rng.normal(size=(3000, 16)))
+    cold = rng.random(3000) < 0.8
+    profiles = l2_normalize(rng.normal(size=(40, 16)))
+    cold_items = np.flatnonzero(cold)
+    _, exact = faiss.knn(profiles, vectors[cold_items], 10, metric=faiss.METRIC_INNER_PRODUCT)
+    exact = cold_items[exact]
+    # Small sets are searched exactly over the cold vectors alone.
+    assert np.array_equal(cold_candidates(profiles, vectors, cold, 10), exact)
+    # Above exact_max, the catalogue's index with only the cold items selected: no index built for them.
+    index = build_index(vectors, exact_max=0 if index_kind == "hnsw" else len(vectors))
+    found = cold_candidates(profiles, vectors, cold, 10, exact_max=100, content_index=index)
+    assert found.shape == (40, 10) and cold[found].all()
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
+    assert recall >= (0.95 if index_kind == "hnsw" else 1.0)
+    # Fewer cold items than requested: -1 padded.
+    few = np.zeros(3000, dtype=bool)
+    few[[7, 9]] = True
+    assert (cold_candidates(profiles, vectors, few, 5)[:, 2:] == -1).all()

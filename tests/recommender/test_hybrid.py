@@ -17,6 +17,7 @@ from spin_reel_assets.recommender.hybrid import (
     recommend_users,
     similar_items,
     to_matrix,
+    top_sorted,
 )
 
 NAN = np.nan
@@ -340,3 +341,18 @@ def test_impute_item_factors_in_blocks_equals_one_block():
     blocks, blocks_mask = impute_item_factors(item_factors, content, k=3, block_size=4)
     np.testing.assert_array_equal(blocks, one)
     assert blocks_mask.tolist() == one_mask.tolist() and one_mask.sum() == 10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_sorted_is_a_full_sort_cut_at_n_with_ties_to_the_lower_column(dtype):
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 6, size=(300, 500)).astype(dtype)  # many ties at every cut
+    scores[:50] = rng.normal(size=(50, 500))
+    scores[rng.random(scores.shape) < 0.3] = -np.inf  # seen items
+    scores[7, 3:] = -np.inf  # fewer finite scores than n: -inf columns fill the row, lowest first
+    scores[8] = -np.inf
+    reference = np.lexsort((np.broadcast_to(np.arange(500), scores.shape), -scores), axis=1)[:, :40]
+    assert np.array_equal(top_sorted(scores, 40), reference)
+    with_nan = scores.copy()
+    with_nan[9, 11] = np.nan  # selected as numpy's partition selects it: as the largest score
+    assert 11 in top_sorted(with_nan, 40)[9]

@@ -202,7 +202,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     # the most rated movies and the user's nearest movies without fitted factors as extra candidates.
     user_blend = weight if config.weight is not None else Blender(
         schedule, np.diff(rated.indptr), popularity_prior(rated.indices, len(item_ids)), has_factors)
-    extra = extra_candidates(rated, profiles, content_vectors, imputed)
+    extra = extra_candidates(rated, profiles, content_vectors, imputed, content_index=faiss_index.index)
     recs = hybrid.recommend_users(user_factors, item_factors, profiles, content_vectors, rated, user_blend,
                                   n=config.top_n, candidates=config.candidates, content_index=faiss_index.index,
                                   als_items=fitted, extra_items=extra)

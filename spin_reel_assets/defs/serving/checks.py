@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from spin_reel_assets.recommender.validation import pair_keys
+from spin_reel_assets.recommender.validation import keys_in, pair_keys
 from spin_reel_assets.schema import MOVIE_ID, USER_ID
 
 COMPLETE = dg.AssetCheckSpec("every_user_has_top_n", asset="hybrid_recommendations", blocking=True,
@@ -30,17 +30,17 @@ def hybrid_structure(recs: pa.Table, similar: pa.Table, ratings: pa.Table, colle
     """The structural guarantees of the hybrid files against the ratings and the collection's ids (sorted)."""
     rated_users = ratings.column(USER_ID).to_numpy()
     rated_movies = ratings.column(MOVIE_ID).to_numpy()
-    in_collection = np.isin(rated_movies, collection_ids)
+    in_collection = keys_in(rated_movies, collection_ids)
     users = np.unique(rated_users)
     seen_per_user = np.bincount(np.searchsorted(users, rated_users[in_collection]), minlength=len(users))
     expected = np.minimum(top_n, len(collection_ids) - seen_per_user)
     rec_users = recs.column(USER_ID).to_numpy()
     got = np.bincount(np.searchsorted(users, rec_users), minlength=len(users)) if np.isin(rec_users, users).all() else None
     short = int((got != expected).sum()) if got is not None else len(users)
-    overlap = np.isin(pair_keys(rec_users, recs.column(MOVIE_ID).to_numpy()), pair_keys(rated_users, rated_movies))
+    overlap = keys_in(pair_keys(rec_users, recs.column(MOVIE_ID).to_numpy()), pair_keys(rated_users, rated_movies))
     ids = [recs.column(MOVIE_ID), similar.column(MOVIE_ID), similar.column("similar_tmdb_id"),
            recs.column("because_tmdb_id").drop_null()]
-    unknown = sum(int((~np.isin(column.to_numpy(), collection_ids)).sum()) for column in ids)
+    unknown = sum(int((~keys_in(column.to_numpy(), collection_ids)).sum()) for column in ids)
     return [
         dg.AssetCheckResult(check_name=COMPLETE.name, passed=short == 0,
                             metadata={"users": len(users), "users_with_wrong_count": short}),
