@@ -10,8 +10,8 @@ stores, each asset in its own process (time, and peak memory of its process tree
 run: ``dagster asset materialize --select '*' -m spin_reel_assets.definitions`` (the CLI, default multiprocess
 executor, so independent branches overlap) into other fresh stores, its wall time and the peak memory of its whole
 process tree (step processes and Spark JVMs included), the summed RSS sampled from /proc every 0.25 s and the summed
-PSS (shared pages counted once, proportionally) read at new RSS highs, at most every 2 s, the steps running at the peak, each step's time from the
-run's event log and the project's own time (the steps less the ALS fits and the MongoDB server's inserts); then a
+PSS (shared pages counted once, proportionally) read at new RSS highs, at most every 2 s, the steps running at the
+peak, each step's time from the run's event log and the project's own time (the steps less the ALS fits and the MongoDB server's inserts); then a
 TMDB-only change (a copy of the TMDB file gains a movie) and a timed ``spin-reel rebuild`` with what it rebuilt
 (``--no-tmdb-rebuild`` skips it). Prints a table, each asset's growth exponent in ratings (the slope of log time
 over log ratings; 1 is linear), the real runs, and a JSON line.

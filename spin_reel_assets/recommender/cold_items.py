@@ -92,8 +92,7 @@ def cold_candidates(profiles: np.ndarray, content_vectors: np.ndarray, cold: np.
     if len(cold_items) > exact_max and content_index is not None and content_index.ntotal == len(cold) \
             and 2 * len(cold_items) >= len(cold):
         # No index to build: an IVF over a TMDB-sized cold catalogue took 1–2 minutes to train, once per scorer.
-        _, found = _search_selected(content_index, profiles, k, cold)
-        out[:, :k] = found
+        out[:, :k] = _search_selected(content_index, profiles, k, cold)
         return out
     vectors = np.ascontiguousarray(content_vectors[cold_items], dtype=np.float32)
     index = build_index(vectors, exact_max=len(vectors)) if len(vectors) <= exact_max else ivf_index(vectors)
@@ -102,19 +101,11 @@ def cold_candidates(profiles: np.ndarray, content_vectors: np.ndarray, cold: np.
     return out
 
 
-def _search_selected(index: faiss.Index, queries: np.ndarray, k: int, selected: np.ndarray,
-                     block_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """``content.search`` among the rows of ``index`` where ``selected`` (boolean per row) is true."""
+def _search_selected(index: faiss.Index, queries: np.ndarray, k: int, selected: np.ndarray) -> np.ndarray:
+    """``content.search`` among the rows of ``index`` where ``selected`` (boolean per row) is true: the indices."""
     bitmap = np.packbits(selected, bitorder="little")  # faiss: row i is selected by bit i % 8 of byte i // 8
     selector = faiss.IDSelectorBitmap(len(selected), faiss.swig_ptr(bitmap))
     # faiss's HNSW parameters default to efSearch 16: keep the index's own.
     params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch) \
         if isinstance(index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector)
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    scores = np.empty((len(queries), k), dtype=np.float32)
-    found = np.empty((len(queries), k), dtype=np.int64)
-    for start in range(0, len(queries), block_size):
-        block = slice(start, start + block_size)
-        scores[block], found[block] = index.search(queries[block], k, params=params)
-    scores[found < 0] = -np.inf
-    return scores, found
+    return search(index, queries, k, params=params)[1]

@@ -161,14 +161,17 @@ def recall_at_k_vs_exact(
     return float(hit.mean())
 
 
-def search(index: faiss.Index, queries: np.ndarray, k: int, block_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k search in blocks of queries: (scores float32, indices int64), index -1 and score -inf where missing."""
+def search(index: faiss.Index, queries: np.ndarray, k: int, block_size: int = 4096,
+           params: faiss.SearchParameters | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k search in blocks of queries: (scores float32, indices int64), index -1 and score -inf where missing;
+    ``params`` (e.g. an ID selector) go to every ``index.search``."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     scores = np.empty((len(queries), k), dtype=np.float32)
     indices = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), block_size):
         block = slice(start, start + block_size)
-        scores[block], indices[block] = index.search(queries[block], k)
+        found = index.search(queries[block], k) if params is None else index.search(queries[block], k, params=params)
+        scores[block], indices[block] = found
     scores[indices < 0] = -np.inf
     return scores, indices
 

@@ -4,7 +4,6 @@ import faiss
 import numpy as np
 import pytest
 
-
 from spin_reel_assets.recommender.cold_items import cold_candidates, complete_item_factors, fit_content_to_factors
 from spin_reel_assets.recommender.content import build_index, l2_normalize
 

@@ -35,7 +35,7 @@ def hybrid_structure(recs: pa.Table, similar: pa.Table, ratings: pa.Table, colle
     seen_per_user = np.bincount(np.searchsorted(users, rated_users[in_collection]), minlength=len(users))
     expected = np.minimum(top_n, len(collection_ids) - seen_per_user)
     rec_users = recs.column(USER_ID).to_numpy()
-    got = np.bincount(np.searchsorted(users, rec_users), minlength=len(users)) if np.isin(rec_users, users).all() else None
+    got = np.bincount(np.searchsorted(users, rec_users), minlength=len(users)) if keys_in(rec_users, users).all() else None
     short = int((got != expected).sum()) if got is not None else len(users)
     overlap = keys_in(pair_keys(rec_users, recs.column(MOVIE_ID).to_numpy()), pair_keys(rated_users, rated_movies))
     ids = [recs.column(MOVIE_ID), similar.column(MOVIE_ID), similar.column("similar_tmdb_id"),
