@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spin_reel_assets.recommender.keys import distinct
 from spin_reel_assets.schema import DEFAULT_SEED
 
 
@@ -123,7 +124,7 @@ def protocol_split(
     else:
         is_test = stratified_split(user_idx, test_fraction, seed)
     rng = np.random.default_rng(seed)
-    with_test = np.unique(user_idx[is_test])
+    with_test = distinct(user_idx[is_test])
     new_users = np.sort(rng.permutation(with_test)[: int(round(new_user_share * len(with_test)))])
     is_train = ~is_test
     if len(new_users):

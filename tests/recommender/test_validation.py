@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spin_reel_assets.recommender.validation import factor_table, factors_from_table, hold_out, keys_in, rebuild
+from spin_reel_assets.recommender.validation import factor_table, factors_from_table, hold_out, rebuild
 
 
 def ratings(seed: int = 3, users: int = 40, movies: int = 30) -> pa.Table:
@@ -65,11 +65,3 @@ def test_factor_tables_keep_only_fitted_rows():
     back = factors_from_table(table, np.array([12, 9, 5, 7]))
     np.testing.assert_array_equal(back[[0, 2]], [[3, 4], [1, 2]])
     assert np.isnan(back[[1, 3]]).all()
-
-
-def test_keys_in_is_np_isin():
-    rng = np.random.default_rng(4)
-    among = rng.integers(0, 1000, 300)
-    keys = np.concatenate([rng.integers(0, 1000, 500), np.sort(rng.integers(-5, 1005, 500))])
-    assert np.array_equal(keys_in(keys, among), np.isin(keys, among))
-    assert not keys_in(keys, among[:0]).any() and keys_in(keys[:0], among).shape == (0,)

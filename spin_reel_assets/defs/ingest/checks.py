@@ -6,7 +6,7 @@ import numpy as np
 
 from spin_reel_assets.cleaning.movies import ADULT
 from spin_reel_assets.cleaning.quarantine import Cleaned
-from spin_reel_assets.recommender.validation import pair_keys
+from spin_reel_assets.recommender.keys import distinct, pair_keys
 from spin_reel_assets.schema import MOVIE_ID, USER_ID
 
 MAX_QUARANTINED_SHARE = 0.05
@@ -23,7 +23,7 @@ MOVIES_SOUND = dg.AssetCheckSpec(
 
 def _repeated_keys(keys: np.ndarray) -> int:
     """Number of rows whose key repeats an earlier row's."""
-    return len(keys) - len(np.unique(keys))
+    return len(keys) - len(distinct(keys))
 
 
 def _quarantined_share(cleaned: Cleaned, rows_in: int, excused: str | None = None) -> tuple[float, dict]:

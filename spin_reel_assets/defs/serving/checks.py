@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from spin_reel_assets.recommender.validation import keys_in, pair_keys
+from spin_reel_assets.recommender.keys import distinct, keys_in, pair_keys
 from spin_reel_assets.schema import MOVIE_ID, USER_ID
 
 COMPLETE = dg.AssetCheckSpec("every_user_has_top_n", asset="hybrid_recommendations", blocking=True,
@@ -31,7 +31,7 @@ def hybrid_structure(recs: pa.Table, similar: pa.Table, ratings: pa.Table, colle
     rated_users = ratings.column(USER_ID).to_numpy()
     rated_movies = ratings.column(MOVIE_ID).to_numpy()
     in_collection = keys_in(rated_movies, collection_ids)
-    users = np.unique(rated_users)
+    users = distinct(rated_users)
     seen_per_user = np.bincount(np.searchsorted(users, rated_users[in_collection]), minlength=len(users))
     expected = np.minimum(top_n, len(collection_ids) - seen_per_user)
     rec_users = recs.column(USER_ID).to_numpy()
