@@ -1,5 +1,5 @@
-"""Integer keys at rating scale (25M and more): one int64 per (user, movie) pair, membership and distinct values,
-each by sorting."""
+"""Integer keys at rating scale (25M and more): one int64 per (user, movie) pair, and membership and distinct
+values by sorting."""
 
 import numpy as np
 
