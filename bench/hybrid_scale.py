@@ -11,8 +11,8 @@ profiles, user lists, explanations, similar-movie lists) runs on the code of thi
 ``--before``, on the recommender package extracted from an earlier commit, in the same process, the two versions
 alternating step by step (the machine is shared: both see the same load at each step); this tree also makes the
 user lists as the hybrid_recommendations asset does ("user lists, asset": its weight schedule and extra
-candidates). Per step the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are
-printed, with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share
+candidates) and its similar-movie lists ("similar lists, asset": the movies with fitted factors only). Per step
+the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed, with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share
 of the exact candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
 """
 
@@ -167,6 +167,10 @@ def steps(hybrid, content_lib, data: dict, current: bool = False):
     yield "similar lists", lambda: state.__setitem__("similar", hybrid.similar_items(
         data["content"], state["factors"][0], WEIGHT, content_index=state["index"], candidates=100,
         als_items=data["fitted"]))
+    # As the asset makes them: lists for the movies with fitted factors only (the web app ranks the others').
+    yield "similar lists, asset", (lambda: hybrid.similar_items(
+        data["content"], state["factors"][0], WEIGHT, content_index=state["index"], candidates=100,
+        als_items=data["fitted"], items=data["fitted"])) if current else None
     yield "done", lambda: None
     state["recall"] = content_lib.recall_at_k_vs_exact(state["index"], data["content"], k=10)
     yield "figures", state

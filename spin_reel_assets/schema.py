@@ -23,8 +23,10 @@ QUARANTINE_COLUMNS = ("line", "field", "reason", "raw")
 
 # --- defaults ---------------------------------------------------------------------------------
 DEFAULT_TOP_N = 20
-# Per user, the ALS candidates scored exactly (content brings twice as many): the re-ranking pool of the hybrid.
+# Per user, the ALS candidates scored exactly (content brings as many): the re-ranking pool of the hybrid.
 DEFAULT_CANDIDATES = 200
+# Per movie, the content (and ALS) neighbours re-ranked for its similar list, in the pipeline and the web app.
+DEFAULT_SIMILAR_CANDIDATES = 100
 DEFAULT_SEED = 42
 # The embedded stores (see devtools/devstores.py): the pipeline's settings and the web app's config both fall back to these.
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/spin_reel"

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from spin_reel_assets.schema import DEFAULT_SIMILAR_CANDIDATES
+
 from . import serving_form
 from .cold_start import ItemVectors
 from .ivf import InvertedIndex, NormOrdered
@@ -67,18 +69,22 @@ class RankedLists:
         if bounds is None:
             return None
         start, stop = bounds[0], min(bounds[1], bounds[0] + n)
-        values = {name: column[start:stop] for name, column in self.columns.items()}
-        if self.share_weight is not None:
-            values["content_share"] = content_share(_rounded(values["content_score"]), _rounded(values["als_score"]),
-                                                    self.share_weight)
-        plain = {name: _plain(column) for name, column in values.items()}
-        return [dict(zip(plain, row)) for row in zip(*plain.values())]
+        return plain_rows({name: column[start:stop] for name, column in self.columns.items()}, self.share_weight)
 
     def nearest_keys(self, key: int, count: int) -> list[int]:
         """Existing keys closest to ``key`` (for "did you mean" suggestions)."""
         at = int(np.searchsorted(self.keys, key))
         window = self.keys[max(0, at - count) : at + count].tolist()
         return sorted(window, key=lambda candidate: (abs(candidate - key), candidate))[:count]
+
+
+def plain_rows(columns: dict[str, np.ndarray], share_weight: float | None = None) -> list[dict]:
+    """Rows of equal-length columns as plain dicts; with ``share_weight``, also ``content_share``."""
+    if share_weight is not None:
+        columns = {**columns, "content_share": content_share(_rounded(columns["content_score"]),
+                                                             _rounded(columns["als_score"]), share_weight)}
+    plain = {name: _plain(column) for name, column in columns.items()}
+    return [dict(zip(plain, row)) for row in zip(*plain.values())]
 
 
 def _rounded(values: np.ndarray) -> np.ndarray:
@@ -136,6 +142,7 @@ class HybridArtifacts:
     items: ItemCatalogue
     weight: float  # ALS share of the blend
     top_n: int
+    similar_candidates: int  # content neighbours re-ranked for a similar list (the pipeline's)
     created_at: datetime | None
     loaded_at: float  # epoch seconds
     version: str  # the serving form's folder name
@@ -164,6 +171,7 @@ def open_snapshot(folder: Path) -> HybridArtifacts:
             )),
             weight=weight,
             top_n=int(meta["top_n"]),
+            similar_candidates=int(meta.get("similar_candidates", DEFAULT_SIMILAR_CANDIDATES)),
             created_at=datetime.fromisoformat(created_at) if created_at else None,
             loaded_at=time.time(),
             version=folder.name,

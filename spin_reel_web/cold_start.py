@@ -1,4 +1,5 @@
-"""Cold-start picks for a visitor who likes a few movies, by candidate generation and exact re-scoring.
+"""Cold-start picks for a visitor who likes a few movies, and similar movies of a movie the pipeline made no list
+for, by candidate generation and exact re-scoring.
 
 The ranking is the pipeline's (``spin_reel_assets.recommender.hybrid.recommend_from_liked``): the blend of the
 content cosine with the visitor's content profile and the ALS score of a user factor folded in from the liked
@@ -92,3 +93,32 @@ def recommend_from_liked(liked: np.ndarray, items: ItemVectors, weight: float, n
         "content_score": content[top],
         "because": liked[closest],
     }
+
+
+def similar_to(row: int, items: ItemVectors, weight: float, n: int, candidates: int,
+               budget: int = DEFAULT_BUDGET) -> dict[str, np.ndarray] | None:
+    """Top-n similar items of the item ``row`` as the pipeline ranks those of a movie without fitted factors
+    (``hybrid.similar_items``): its ``candidates`` nearest items by content (an inverted-index scan of ``budget``
+    items instead of the pipeline's FAISS search), each scored exactly by content cosine and by the cosine of
+    the ALS factors (NaN where either has none), min-max scaled over them and blended. The arrays of
+    ``similar_items`` for one item (``similar`` as ``item``); None when the item has no content vector to search
+    with (no text: its list would be arbitrary)."""
+    query = items.content.vectors_of(np.array([row]))[0]
+    if np.isnan(query).any() or not query.any():
+        return None
+    rows, scores = items.content.scan(query, budget)
+    # The pipeline searches one extra neighbour (the item itself, usually) and drops the item afterwards.
+    if len(rows) > candidates + 1:
+        keep = np.argpartition(-scores, candidates)[: candidates + 1]
+        rows, scores = rows[keep], scores[keep]
+    order = np.argsort(rows)  # ascending rows: ties rank the lower row first, as the pipeline's
+    rows, content = rows[order], scores[order]
+    keep = rows != row
+    rows, content = rows[keep], content[keep]
+    factors = _l2_normalize(items.als.vectors_of(np.append(rows, row)))
+    als = factors[:-1] @ factors[-1]
+    blended = blend(als[None], content[None], weight)[0]
+    top = np.lexsort((rows, -blended))[:n]
+    top = top[blended[top] > -np.inf]
+    return {"item": rows[top], "rank": np.arange(1, len(top) + 1), "score": blended[top], "als_score": als[top],
+            "content_score": content[top]}

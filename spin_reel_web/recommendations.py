@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from flask import current_app, g
 
-from .artifacts import ArtifactStore, HybridArtifacts
-from .cold_start import recommend_from_liked
+from .artifacts import ArtifactStore, HybridArtifacts, plain_rows
+from .cold_start import recommend_from_liked, similar_to
 from .catalog import MovieCatalog
 from .stores import ARTIFACTS, mark_unavailable
 
@@ -60,9 +60,22 @@ def user_recommendations(user_id: int, n: int) -> list[dict] | None:
 
 
 def similar_rows(tmdb_id: int, n: int) -> list[dict] | None:
-    """The movie's top-n similar movies as the artifacts hold them (no cards), or None when it has none."""
+    """The movie's top-n similar movies (no cards): as the artifacts hold them, or, for a movie the pipeline made
+    no list for (by default those nobody rated), ranked here the way the pipeline ranks such a movie's list;
+    None when the artifacts do not know the movie or it has no content to search with."""
     snapshot = artifacts()
-    return snapshot.similar_movies.get(tmdb_id, n) if snapshot else None
+    if snapshot is None:
+        return None
+    rows = snapshot.similar_movies.get(tmdb_id, n)
+    if rows is not None:
+        return rows
+    row = int(snapshot.items.rows_of([tmdb_id])[0])
+    found = similar_to(row, snapshot.items.vectors, snapshot.weight, n, snapshot.similar_candidates) if row >= 0 else None
+    if found is None:
+        return None
+    columns = {"rank": found["rank"], "tmdb_id": snapshot.items.tmdb_ids[found["item"]], "score": found["score"],
+               "content_score": found["content_score"], "als_score": found["als_score"]}
+    return plain_rows(columns, snapshot.weight)
 
 
 def similar_movies(tmdb_id: int, n: int) -> list[dict] | None:

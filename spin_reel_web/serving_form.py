@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from spin_reel_assets.schema import (
+    DEFAULT_SIMILAR_CANDIDATES,
     HYBRID_MANIFEST_PATH,
     ITEM_EMBEDDINGS_PATH,
     MOVIE_ID,
@@ -173,7 +174,7 @@ def build_arrays(artifacts_dir: Path) -> tuple[dict[str, dict[str, np.ndarray]],
     }
     created_at = manifest.get("created_at")
     meta = {"format": FORMAT, "weight": weight, "top_n": top_n, "created_at": created_at,
-            "movies": len(tmdb_ids)}
+            "movies": len(tmdb_ids), "similar_candidates": int(manifest.get("similar_candidates", DEFAULT_SIMILAR_CANDIDATES))}
     return tables, meta
 
 

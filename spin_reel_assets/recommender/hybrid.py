@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 import scipy.sparse as sp
 
-from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_TOP_N
+from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SIMILAR_CANDIDATES, DEFAULT_TOP_N
 
 from .blend import Blender, blend
 from .content import build_index, ivf_index, l2_normalize, search
@@ -58,13 +58,13 @@ def user_candidates(
 
     A user's candidates are the ``candidates`` best unseen items by ALS among ``als_items`` (by default every
     item with factors; pass the items with fitted factors so imputed ones do not widen the exact ALS scan) and the
-    2 × ``candidates`` nearest items to the user's content profile in ``content_index`` (rows are items; exact
+    ``candidates`` nearest items to the user's content profile in ``content_index`` (rows are items; exact
     search when None), searched ``search_block`` users at a time, and ``extra_items``: items for every user
     (1-d, e.g. the most popular, for a prior signal to rank) or per user (n_users × m, -1 padded, e.g. the
     nearest unrated movies). The search scores of each signal are kept and the other signal is computed exactly
     for each candidate (both for the extra items); seen items score -inf, items without factors NaN for ALS.
-    Peak memory is about 4 bytes × (``block_size`` × (|als_items| + 3 × ``candidates`` × (rank + content
-    dimension)) + ``search_block`` × 6 × ``candidates``).
+    Peak memory is about 4 bytes × (``block_size`` × (|als_items| + 2 × ``candidates`` × (rank + content
+    dimension)) + ``search_block`` × 3 × ``candidates``).
     """
     user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
     item_factors = np.asarray(item_factors, dtype=np.float32)
@@ -86,7 +86,7 @@ def user_candidates(
     als_position = np.full(n_items, -1, dtype=np.int64)  # item → its column in als_factors
     als_position[als_items] = np.arange(len(als_items))
     n_als = min(candidates, len(als_items))
-    n_content = min(2 * candidates, n_items)
+    n_content = min(candidates, n_items)
 
     extra = np.asarray(extra_items, dtype=np.int64) if extra_items is not None and np.size(extra_items) else None
     for chunk_start in range(0, n_users, search_block):
@@ -245,7 +245,7 @@ def similar_items(
     weight: float,
     n: int = DEFAULT_TOP_N,
     content_index: faiss.Index | None = None,
-    candidates: int = 100,
+    candidates: int = DEFAULT_SIMILAR_CANDIDATES,
     als_items: np.ndarray | None = None,
     block_size: int = 1024,
     *,

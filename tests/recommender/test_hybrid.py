@@ -123,9 +123,9 @@ def test_recommend_users_reranks_the_union_of_als_and_content_candidates():
     als = np.where(has_factors, user_factors @ np.nan_to_num(item_factors).T, NAN)
     content_scores = profiles @ content.T
     for user in range(12):
-        # the 4 best unseen items by ALS among items with factors, the 8 nearest by content (seen or not)
+        # the 4 best unseen items by ALS among items with factors, the 4 nearest by content (seen or not)
         by_als = np.where(mask[user] | ~has_factors, -np.inf, als[user])
-        pool = set(np.argsort(-by_als, kind="stable")[:4]) | set(np.argsort(-content_scores[user], kind="stable")[:8])
+        pool = set(np.argsort(-by_als, kind="stable")[:4]) | set(np.argsort(-content_scores[user], kind="stable")[:4])
         pool = np.array(sorted(item for item in pool if not mask[user, item]))
         scores = blend(als[user, pool][None], content_scores[user, pool][None], 0.5)[0]
         expected = pool[np.argsort(-scores, kind="stable")[:5]]

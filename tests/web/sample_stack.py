@@ -223,7 +223,9 @@ def write_artifacts(directory: Path, movies: pd.DataFrame, ratings: pd.DataFrame
     profiles = hybrid.content_profiles(rated, content)
     recs = hybrid.recommend_users(user_factors, item_factors, profiles, content, rated, weight, n=top_n)
     because = hybrid.explain(recs["user"], recs["item"], rated, content)
-    similar = hybrid.similar_items(content, item_factors, weight, n=top_n)
+    # As the pipeline by default: precomputed lists for rated movies only, the web app ranks the others'.
+    rated_items = np.flatnonzero(~np.isnan(item_factors).any(axis=1))
+    similar = hybrid.similar_items(content, item_factors, weight, n=top_n, items=rated_items)
 
     tables = {
         USER_RECOMMENDATIONS_PATH: pa.table({
@@ -248,7 +250,7 @@ def write_artifacts(directory: Path, movies: pd.DataFrame, ratings: pd.DataFrame
     for path, table in tables.items():
         (directory / path).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, directory / path)
-    manifest = {"weight": weight, "top_n": top_n, "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    manifest = {"weight": weight, "top_n": top_n, "similar_lists": "rated", "similar_candidates": 100, "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
     (directory / HYBRID_MANIFEST_PATH).write_text(json.dumps(manifest))
 
 

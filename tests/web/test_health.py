@@ -5,12 +5,12 @@ from __future__ import annotations
 from spin_reel_web import create_app
 
 
-def test_healthy_stack(client):
+def test_healthy_stack(client, served_stack):
     response = client.get("/healthz")
     body = response.get_json()
     assert response.status_code == 200 and body["status"] == "ok"
     artifacts = body["artifacts"]
-    assert artifacts["loaded"] and artifacts["users"] == 606 and artifacts["movies_with_similar"] > 400
+    assert artifacts["loaded"] and artifacts["users"] == 606 and artifacts["movies_with_similar"] == served_stack.ratings.tmdb_id.nunique()
     assert 0 <= artifacts["age_seconds"] < 3600 and artifacts["weight"] == 0.5 and artifacts["top_n"] == 20
     assert body["mongodb"]["reachable"] and body["postgresql"]["reachable"]
 

@@ -16,11 +16,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from spin_reel_assets.recommender.hybrid import recommend_from_liked
+from spin_reel_assets.recommender.hybrid import recommend_from_liked, similar_items
 from spin_reel_assets.schema import HYBRID_MANIFEST_PATH, ITEM_EMBEDDINGS_PATH, SIMILAR_MOVIES_PATH, USER_RECOMMENDATIONS_PATH
 from spin_reel_web import create_app
 from spin_reel_web.artifacts import ArtifactStore, content_share
+from spin_reel_web import ivf
+from spin_reel_web.cold_start import ItemVectors, similar_to
 from spin_reel_web.cold_start import recommend_from_liked as candidate_recommend_from_liked
+from spin_reel_web.ivf import InvertedIndex, NormOrdered
 from tests.web.test_artifacts import eventually, publish
 
 
@@ -75,6 +78,46 @@ def test_every_similar_list_is_the_published_one(client, published):
                                np.array([np.nan if r["als_score"] is None else r["als_score"] for r in body]),
                                published["weight"])
         assert [r["content_share"] for r in body] == [None if share != share else share for share in shares.tolist()]
+
+
+def test_a_movie_without_a_published_list_gets_the_pipelines_list(client, published):
+    """Movies nobody rated have no precomputed list: the app ranks theirs as the pipeline would (exact here)."""
+    tmdb_ids, listed = published["tmdb_ids"], np.unique(published["similar"]["tmdb_id"])
+    unlisted = np.flatnonzero(~np.isin(tmdb_ids, listed) & published["content"].any(axis=1))
+    assert len(unlisted) >= 10 and np.isnan(published["als"][unlisted]).all()
+    for row in unlisted:
+        exact = similar_items(published["content"], published["als"], published["weight"], n=100, items=[row])
+        body = client.get(f"/api/movies/{tmdb_ids[row]}/similar?n=100").get_json()["similar"]
+        assert [(r["rank"], r["tmdb_id"]) for r in body] == list(zip(exact["rank"].tolist(),
+                                                                     tmdb_ids[exact["similar"]].tolist()))
+        for key in ("score", "content_score", "als_score"):  # float32 dot products: equal to the last bit or one off
+            served = np.array([np.nan if r[key] is None else r[key] for r in body])
+            np.testing.assert_allclose(served, exact[key].astype(np.float64), atol=2e-6)
+        assert all(r["content_share"] in (1.0, None) for r in body)  # no ALS factors: all of it is content
+
+
+def _item_vectors(content: np.ndarray, als: np.ndarray) -> ItemVectors:
+    """The web app's item vectors (as the serving form holds them) of these rows."""
+    def positions(items: np.ndarray) -> np.ndarray:
+        position = np.full(len(content), -1, dtype=np.int64)
+        position[items] = np.arange(len(items))
+        return position
+
+    cells, ordered = ivf.build(content), ivf.build_norm_ordered(als)
+    return ItemVectors(
+        InvertedIndex(cells["centroids"], cells["stops"], cells["items"], cells["vectors"], positions(cells["items"])),
+        NormOrdered(ordered["items"], ordered["norms"], ordered["vectors"], positions(ordered["items"])))
+
+
+def test_a_movie_without_text_gets_no_list_rather_than_an_arbitrary_one():
+    content = np.random.default_rng(1).normal(size=(50, 8)).astype(np.float32)
+    content /= np.linalg.norm(content, axis=1, keepdims=True)
+    content[3] = 0  # a movie whose TMDB record has no text
+    items = _item_vectors(content, np.full((50, 4), np.nan, dtype=np.float32))
+    assert similar_to(3, items, 0.5, n=10, candidates=20) is None
+    found = similar_to(4, items, 0.5, n=10, candidates=20)
+    assert len(found["item"]) == 10 and 4 not in found["item"]
+    assert np.array_equal(found["item"], np.argsort(-(content @ content[4]), kind="stable")[1:11])
 
 
 def test_cold_start_is_the_exact_computation(client, published):

@@ -4,6 +4,7 @@ form the web app serves it from), and the offline evaluation that says whether t
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import numpy as np
@@ -25,7 +26,7 @@ from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.factors import AlsFactors
 from spin_reel_assets.recommender.spark_als import AlsParams, fit_factor_matrices, predict_pairs
 from spin_reel_assets.recommender.validation import Validation, rebuild
-from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_TOP_N, MOVIE_ID, RATING, USER_ID
+from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SIMILAR_CANDIDATES, DEFAULT_TOP_N, MOVIE_ID, RATING, USER_ID
 
 from spin_reel_web import serving_form as web_serving_form
 
@@ -77,7 +78,7 @@ SERVING = {"group_name": "serving", "owners": OWNERS, "tags": {"stage": "serving
 
 class BlendConfig(dg.Config):
     candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
-                            "(content brings twice as many), as in hybrid_recommendations.")
+                            "(content brings as many), as in hybrid_recommendations.")
     k: int = Field(10, description="Cut-off of the nDCG the weights are chosen by.")
 
 
@@ -88,7 +89,7 @@ SCHEDULE_SHOWN_AT = (1, 3, 5, 10, 20, 50, 100, 300, 1000)
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="3",
+    code_version="4",
     io_manager_key="parquet_bundle_io_manager",
     op_tags=LARGE_MEMORY,
     metadata={"folder": WEIGHTS_FOLDER},
@@ -153,14 +154,18 @@ class HybridConfig(dg.Config):
                                  "blend_weights chose on tuning users (its schedule for user lists, its ALS share "
                                  "for similar-movie lists); empty takes those.")
     candidates: int = Field(DEFAULT_CANDIDATES, description="ALS candidates per user scored exactly "
-                            "(content brings twice as many).")
-    similar_candidates: int = Field(100, description="Content and ALS neighbours per movie re-ranked for its similar list.")
+                            "(content brings as many).")
+    similar_candidates: int = Field(DEFAULT_SIMILAR_CANDIDATES, description="Content and ALS neighbours per movie re-ranked for "
+                                    "its similar list.")
+    similar_lists: Literal["rated", "all"] = Field(
+        "rated", description="Movies that get a precomputed similar list: those with ratings (fitted ALS factors; "
+        "the web app ranks the others' lists on request, as this asset would) or every movie of the collection.")
 
 
 @dg.asset(
     **SERVING,
     kinds={"parquet", "faiss"},
-    code_version="6",
+    code_version="7",
     freshness_policy=WEEKLY,
     check_specs=HYBRID_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
@@ -181,6 +186,9 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     prior), similar-movie lists by its ALS share. Movies nobody rated get ALS factors from their content by the
     cold route it chose (the mean of their nearest content neighbours' factors, or a ridge map from content to
     factors), so content alone brings them into user lists and neighbour lists; rated movies never come back.
+    By default only movies with ratings get a precomputed similar list (``similar_lists``): at a full TMDB
+    catalogue nine in ten movies have none, and the web app ranks their lists on request from the item vectors,
+    content candidates re-scored exactly, as this asset does for such a movie.
     """
     item_ids, content_vectors = _item_space(faiss_index)
     cold_route = blend_weights.manifest.get("cold_route", "neighbours")  # the only route before it was chosen
@@ -211,7 +219,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     started = time.perf_counter()
     similar = hybrid.similar_items(content_vectors, item_factors, weight, n=config.top_n,
                                    content_index=faiss_index.index, candidates=config.similar_candidates,
-                                   als_items=fitted)
+                                   als_items=fitted, items=fitted if config.similar_lists == "rated" else None)
     similar_seconds = time.perf_counter() - started
 
     user_recommendations = pa.table({
@@ -240,6 +248,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "user_schedule": None if config.weight is not None else schedule.to_dict(),
         "cold_route": cold_route,
         "top_n": config.top_n, "candidates": config.candidates,
+        "similar_lists": config.similar_lists, "similar_candidates": config.similar_candidates,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": len(user_ids), "movies": len(item_ids),
     }
     metadata = {
@@ -251,6 +260,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "users": dg.MetadataValue.int(len(user_ids)),
         "movies": dg.MetadataValue.int(len(item_ids)),
         "movies_without_ratings": dg.MetadataValue.int(int(cold.sum())),
+        "movies_with_similar_lists": dg.MetadataValue.int(int(len(np.unique(similar["item"])))),
         "cold_movies_recommended": dg.MetadataValue.int(int(np.isin(np.asarray(recommended), item_ids[cold]).sum())),
         "catalogue_coverage": dg.MetadataValue.float(round(len(recommended) / len(item_ids), 4)),
         "ratings_outside_collection": dg.MetadataValue.int(int((~known).sum())),
@@ -313,7 +323,7 @@ class QualityConfig(dg.Config):
 @dg.asset(
     **SERVING,
     kinds={"parquet"},
-    code_version="6",
+    code_version="7",
     check_specs=QUALITY_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
     op_tags=LARGE_MEMORY,
