@@ -12,8 +12,9 @@ profiles, user lists, explanations, similar-movie lists) runs on the code of thi
 alternating step by step (the machine is shared: both see the same load at each step); this tree also makes the
 user lists as the hybrid_recommendations asset does ("user lists, asset": its weight schedule and extra
 candidates) and its similar-movie lists ("similar lists, asset": the movies with fitted factors only). Per step
-the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed, with the ratio. Quality figures compare each result with an exact reference on a seeded sample: the share
-of the exact candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
+the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed, with the ratio.
+Quality figures compare each result with an exact reference on a seeded sample: the share of the exact
+candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
 """
 
 from __future__ import annotations

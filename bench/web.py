@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from spin_reel_assets.devtools import devstores  # noqa: E402
 from spin_reel_assets.devtools.processes import stop_process  # noqa: E402
-from spin_reel_assets.schema import HYBRID_MANIFEST_PATH, MOVIE_ID, SIMILAR_MOVIES_PATH, USER_ID, USER_RECOMMENDATIONS_PATH  # noqa: E402
+from spin_reel_assets.schema import DEFAULT_SIMILAR_CANDIDATES, HYBRID_MANIFEST_PATH, MOVIE_ID, SIMILAR_MOVIES_PATH, USER_ID, USER_RECOMMENDATIONS_PATH  # noqa: E402
 from tests.web.sample_stack import build_stack  # noqa: E402
 
 GUNICORN_CONF = REPO / "spin_reel_web" / "gunicorn.conf.py"
@@ -274,8 +274,8 @@ def write_scale_artifacts(directory: Path, n_users: int, n_movies: int, top_n: i
     for path, table in tables.items():
         (directory / path).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, directory / path, compression="zstd")
-    manifest = {"weight": 0.5, "top_n": top_n, "similar_lists": "rated", "similar_candidates": 100, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "users": n_users, "movies": n_movies}
+    manifest = {"weight": 0.5, "top_n": top_n, "similar_lists": "rated", "similar_candidates": DEFAULT_SIMILAR_CANDIDATES,
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "users": n_users, "movies": n_movies}
     (directory / HYBRID_MANIFEST_PATH).write_text(json.dumps(manifest))
 
 

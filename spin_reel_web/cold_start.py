@@ -111,14 +111,12 @@ def similar_to(row: int, items: ItemVectors, weight: float, n: int, candidates: 
     if len(rows) > candidates + 1:
         keep = np.argpartition(-scores, candidates)[: candidates + 1]
         rows, scores = rows[keep], scores[keep]
-    order = np.argsort(rows)  # ascending rows: ties rank the lower row first, as the pipeline's
-    rows, content = rows[order], scores[order]
     keep = rows != row
-    rows, content = rows[keep], content[keep]
+    rows, content = rows[keep], scores[keep]
     factors = _l2_normalize(items.als.vectors_of(np.append(rows, row)))
     als = factors[:-1] @ factors[-1]
     blended = blend(als[None], content[None], weight)[0]
-    top = np.lexsort((rows, -blended))[:n]
+    top = np.lexsort((rows, -blended))[:n]  # ties rank the lower row first, as the pipeline's
     top = top[blended[top] > -np.inf]
     return {"item": rows[top], "rank": np.arange(1, len(top) + 1), "score": blended[top], "als_score": als[top],
             "content_score": content[top]}

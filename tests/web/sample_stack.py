@@ -28,6 +28,7 @@ from psycopg import sql
 from spin_reel_assets.recommender import hybrid
 from spin_reel_assets.recommender.content import fit_content_model, movie_text
 from spin_reel_assets.schema import (
+    DEFAULT_SIMILAR_CANDIDATES,
     HYBRID_MANIFEST_PATH,
     ITEM_EMBEDDINGS_PATH,
     MOVIES_COLLECTION,
@@ -250,7 +251,8 @@ def write_artifacts(directory: Path, movies: pd.DataFrame, ratings: pd.DataFrame
     for path, table in tables.items():
         (directory / path).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, directory / path)
-    manifest = {"weight": weight, "top_n": top_n, "similar_lists": "rated", "similar_candidates": 100, "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    manifest = {"weight": weight, "top_n": top_n, "similar_lists": "rated", "similar_candidates": DEFAULT_SIMILAR_CANDIDATES,
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
     (directory / HYBRID_MANIFEST_PATH).write_text(json.dumps(manifest))
 
 

@@ -24,6 +24,7 @@ from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.metadata import markdown_preview, table_metadata
 from spin_reel_assets.recommender import hybrid, metrics
 from spin_reel_assets.recommender.factors import AlsFactors
+from spin_reel_assets.recommender.keys import distinct
 from spin_reel_assets.recommender.spark_als import AlsParams, fit_factor_matrices, predict_pairs
 from spin_reel_assets.recommender.validation import Validation, rebuild
 from spin_reel_assets.schema import DEFAULT_CANDIDATES, DEFAULT_SIMILAR_CANDIDATES, DEFAULT_TOP_N, MOVIE_ID, RATING, USER_ID
@@ -260,7 +261,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
         "users": dg.MetadataValue.int(len(user_ids)),
         "movies": dg.MetadataValue.int(len(item_ids)),
         "movies_without_ratings": dg.MetadataValue.int(int(cold.sum())),
-        "movies_with_similar_lists": dg.MetadataValue.int(int(len(np.unique(similar["item"])))),
+        "movies_with_similar_lists": dg.MetadataValue.int(len(distinct(similar["item"]))),
         "cold_movies_recommended": dg.MetadataValue.int(int(np.isin(np.asarray(recommended), item_ids[cold]).sum())),
         "catalogue_coverage": dg.MetadataValue.float(round(len(recommended) / len(item_ids), 4)),
         "ratings_outside_collection": dg.MetadataValue.int(int((~known).sum())),
