@@ -59,17 +59,24 @@ def exponent(sizes: list[int], seconds: list[float]) -> float | None:
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def tree_memory(pid: int, pss: bool = True) -> tuple[int, int, int]:
-    """(summed RSS bytes, summed PSS bytes or 0 without ``pss``, processes) of ``pid`` and all its descendants,
-    from /proc. RSS comes from ``statm`` (constant time); PSS from ``smaps_rollup``, which walks the page tables:
-    about 75 ms for a 4.7 GB process, so sampling it 4 times a second took a third of the 2-core machine at 25M."""
+def tree_memory(pid: int, pss: bool = True) -> tuple[int, int, int, dict[str, int]]:
+    """(summed RSS bytes, summed PSS bytes or 0 without ``pss``, processes, RSS bytes by command name) of ``pid``
+    and all its descendants, from /proc. RSS comes from ``statm`` (constant time); PSS from ``smaps_rollup``, which
+    walks the page tables: about 75 ms for a 4.7 GB process, so sampling it 4 times a second took a third of the
+    2-core machine at 25M. The names (``java`` for Spark's JVMs, ``python`` or ``dagster`` for step processes) say
+    what a peak is made of."""
     rss = total_pss = count = 0
+    by_name: dict[str, int] = {}
     stack = [pid]
     while stack:
         current = stack.pop()
         try:
             with open(f"/proc/{current}/statm") as handle:
-                rss += int(handle.read().split()[1]) * PAGE
+                resident = int(handle.read().split()[1]) * PAGE
+            with open(f"/proc/{current}/comm") as handle:
+                name = handle.read().strip()
+            rss += resident
+            by_name[name] = by_name.get(name, 0) + resident
             if pss:
                 with open(f"/proc/{current}/smaps_rollup") as handle:
                     total_pss += sum(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
@@ -79,7 +86,7 @@ def tree_memory(pid: int, pss: bool = True) -> tuple[int, int, int]:
                     stack.extend(int(child) for child in handle.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
             continue
-    return rss, total_pss, count
+    return rss, total_pss, count, by_name
 
 
 NEW_TMDB_ID = 2_100_000_000  # the movie the TMDB-only rebuild adds (fits int4, above every synthetic id)
@@ -95,9 +102,9 @@ def _tracked(command: list[str], env: dict, log: Path) -> dict:
         def sample() -> None:
             pss_read = 0.0
             while process.poll() is None:
-                rss, _, count = tree_memory(process.pid, pss=False)
+                rss, _, count, by_name = tree_memory(process.pid, pss=False)
                 if rss > peak["rss"]:
-                    peak["at"] = time.time()
+                    peak["at"], peak["by_name"] = time.time(), by_name
                     # PSS only near a new RSS high, at most every 2 s: reading it is what costs.
                     if time.monotonic() - pss_read >= 2.0:
                         peak["pss"] = max(peak["pss"], tree_memory(process.pid)[1])
@@ -114,7 +121,8 @@ def _tracked(command: list[str], env: dict, log: Path) -> dict:
         sys.stderr.write(log.read_text(errors="replace")[-3000:])
     return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak["rss"] / 2**20),
             "peak_pss_mb": round(peak["pss"] / 2**20), "max_processes": peak["processes"], "ok": process.returncode == 0,
-            "peak_at": peak.get("at")}
+            "peak_at": peak.get("at"),
+            "peak_rss_mb_by_process": {name: round(size / 2**20) for name, size in sorted(peak.get("by_name", {}).items())}}
 
 
 def _run_ids(home: Path) -> set[str]:
@@ -225,7 +233,8 @@ def _print_real(size: int, row: dict) -> None:
               f"{'' if rebuild['ok'] else '  FAILED'}")
     for label, run in (("run", row), ("rebuild", rebuild or {})):
         if run.get("at_peak") is not None:
-            print(f"  {label} peak memory while running: {', '.join(run['at_peak']) or '(between steps)'}")
+            print(f"  {label} peak memory while running: {', '.join(run['at_peak']) or '(between steps)'}; RSS MB by "
+                  "process name: " + ", ".join(f"{name} {mb:,}" for name, mb in run.get("peak_rss_mb_by_process", {}).items()))
         if run.get("steps"):
             print(f"  {label} step seconds: " + ", ".join(f"{key} {step.get('step_seconds', 0):.0f}"
                                                           for key, step in run["steps"].items()))

@@ -62,7 +62,8 @@ def fit_content_model(
     """Fit the content model and return it with the vectors of ``texts`` (float32, L2-normalized, one row each).
 
     IDF weights and the SVD are fitted on a seeded random sample of at most ``svd_sample`` documents — enough to
-    estimate document frequencies and the main topics — then all texts are embedded in blocks of ``block_size``.
+    estimate document frequencies and the main topics — then the other texts are embedded in blocks of
+    ``block_size`` (the sample's vectors come from its weighted counts: each row embeds on its own).
     The dimension is ``min(dim, n_sample_docs - 1, n_sample_terms - 1)``: an SVD has no more meaningful components
     than the sample's rank, so a tiny corpus gets fewer dimensions than asked for (``model.dim``).
     """
@@ -83,9 +84,15 @@ def fit_content_model(
     n_components = min(dim, sample_size - 1, n_terms - 1)
     if n_components < 1:
         raise ValueError(f"{sample_size} documents with {n_terms} distinct terms are too few for a content model")
-    svd = TruncatedSVD(n_components=n_components, random_state=seed).fit(tfidf.transform(counts))
+    weighted = tfidf.transform(counts)
+    svd = TruncatedSVD(n_components=n_components, random_state=seed).fit(weighted)
     model = ContentModel(vectorizer=vectorizer, tfidf=tfidf, svd=svd)
-    return model, embed(model, texts, block_size=block_size)
+    # Hashing is most of the time: the sample, hashed for the fit, is not hashed again.
+    vectors = np.empty((len(texts), model.dim), dtype=np.float32)
+    vectors[sample] = l2_normalize(svd.transform(weighted))
+    rest = np.setdiff1d(np.arange(len(texts)), sample, assume_unique=True)
+    vectors[rest] = embed(model, [texts[i] for i in rest], block_size=block_size)
+    return model, vectors
 
 
 def embed(model: ContentModel, texts: Sequence[str], block_size: int = 50_000) -> np.ndarray:

@@ -96,6 +96,16 @@ def test_svd_sample_is_seeded():
     assert np.allclose(first, fit_content_model(texts, dim=8, svd_sample=20, seed=1)[1])
 
 
+def test_sampled_fit_gives_every_row_its_own_embedding():
+    # The sample's rows come from the fit's counts, the others from embed in blocks: both must be embed's
+    # vectors of the same texts, in the texts' order, whatever the blocks.
+    texts, _ = _corpus()
+    texts[7] = ""
+    model, vectors = fit_content_model(texts, dim=8, svd_sample=20, block_size=7, seed=3)
+    assert np.array_equal(vectors, embed(model, texts, block_size=len(texts)))
+    assert not vectors[7].any() and np.count_nonzero(np.abs(vectors).sum(axis=1)) == len(texts) - 1
+
+
 def _clustered(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(clusters, d))
