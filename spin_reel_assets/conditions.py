@@ -27,3 +27,17 @@ OWNERS = ["team:spin-reel"]
 # Op tag of the steps that hold the whole rating matrix, content vectors and factors in memory: the run's
 # executor (defs/executor.py) runs them one at a time.
 LARGE_MEMORY = {"spin_reel/memory": "large"}
+
+# Dagster's multiprocess executor runs as many steps at once as there are CPUs (2 on the reference machine) and,
+# of the ready steps, starts the one with the highest ``dagster/priority`` op tag first. Ranked by the longest path
+# of step times from each step to the end of the run (list scheduling, with the 25M figures in the README): the
+# ratings side and the two ALS fits first, so neither waits behind the MongoDB write or the content index, which
+# fill the other process meanwhile.
+STEP_RANKS = ["clean_ratings", "ratings_table", "als_model", "als_validation_model", "clean_movies", "faiss_index",
+              "movies_collection", "blend_weights", "hybrid_recommendations", "recommendation_quality", "serving_form",
+              "movies_table"]
+
+
+def priority(asset: str) -> dict[str, str]:
+    """The op tag that ranks ``asset``'s step as STEP_RANKS does (first: highest)."""
+    return {"dagster/priority": str(len(STEP_RANKS) - STEP_RANKS.index(asset))}

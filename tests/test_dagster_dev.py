@@ -30,10 +30,10 @@ REQUIRED_DEPENDENCIES = {
     "clean_ratings": {"ratings_file"},
     "clean_movies": {"movies_file", "tmdb_file"},
     "als_model": {"ratings_table"},
-    "faiss_index": {"movies_collection"},
+    "faiss_index": {"clean_movies"},
     "als_validation_model": {"ratings_table"},
     "blend_weights": {"als_validation_model", "faiss_index", "ratings_table"},
-    "hybrid_recommendations": {"als_model", "faiss_index", "ratings_table", "blend_weights"},
+    "hybrid_recommendations": {"als_model", "faiss_index", "ratings_table", "blend_weights", "movies_collection"},
     "serving_form": {"hybrid_recommendations"},
     "recommendation_quality": {"als_validation_model", "faiss_index", "ratings_table", "blend_weights"},
 }

@@ -46,6 +46,9 @@ def test_movies_reach_mongodb_as_typed_documents(materialized):
     assert toy_story["title"] == "Toy Story" and "Animation" in toy_story["genres"]
     assert toy_story["release_date"].year == 1995 and toy_story["movielens_ids"] == [1]
     assert [d["_id"] for d in movies.find({"title_lower": {"$regex": "^toy story"}}, {"_id": 1}).sort("_id")] == [862, 863, 10193, 213121, 256835, 301528]
+    # the content index, built from the cleaned movies beside this write, has a row for exactly these documents
+    index_ids = np.load(materialized.artifacts / "faiss_index" / "ids.npy")
+    assert index_ids.tolist() == sorted(d["_id"] for d in movies.find({}, {"_id": 1}))
     client.close()
 
 

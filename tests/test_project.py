@@ -141,3 +141,23 @@ def test_runs_keep_the_large_memory_steps_apart(tmp_path):
     tagged = {spec.key.to_user_string() for assets in defs().assets for spec in assets.specs
               if assets.op.tags.get(key) == value}
     assert tagged == {"blend_weights", "hybrid_recommendations", "recommendation_quality"}
+
+
+def test_step_priorities_put_the_als_fits_first_and_fall_along_every_edge():
+    """Of the ready steps, the executor starts the one with the highest dagster/priority first: every asset has one,
+    an asset always outranks what depends on it, and the ratings side up to the two ALS fits outranks the content
+    side, so on 2 processes the fits never wait behind the MongoDB write or the content index."""
+    import dagster as dg
+
+    from spin_reel_assets.definitions import defs
+
+    definitions = defs()
+    rank = {spec.key.to_user_string(): int(assets.op.tags["dagster/priority"])
+            for assets in definitions.assets if isinstance(assets, dg.AssetsDefinition) and assets.is_materializable
+            for spec in assets.specs}
+    graph = definitions.resolve_asset_graph()
+    edges = [(parent.to_user_string(), key.to_user_string()) for key in graph.materializable_asset_keys
+             for parent in graph.get(key).parent_keys if parent.to_user_string() in rank]
+    assert len(edges) >= 15 and all(rank[parent] > rank[child] for parent, child in edges)
+    ratings_side = {"clean_ratings", "ratings_table", "als_model", "als_validation_model"}
+    assert min(rank[key] for key in ratings_side) > max(rank[key] for key in set(rank) - ratings_side)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 
+import dagster as dg
 import pytest
 
 from spin_reel_assets.definitions import defs
@@ -128,12 +129,21 @@ def run_rebuild_command(pipeline) -> str:
     return done.stdout
 
 
+def step_processes(instance) -> set[int]:
+    """The process ids the latest run's steps started in."""
+    run = instance.get_runs(limit=1)[0]
+    starts = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+    return {record.event_log_entry.dagster_event.pid for record in starts}
+
+
 def test_the_rebuild_command_rebuilds_the_movie_side_after_a_tmdb_change(materialized):
     """`spin-reel rebuild` (what `make rebuild` runs) on the session's instance, in a separate process."""
     assert "nothing to rebuild" in run_rebuild_command(materialized)
     with changed(materialized.data_dir / "TMDB_movie_dataset_v11.csv.gz", drop_last_line):
         output = run_rebuild_command(materialized)
         assert set(output.split("rebuilt:")[1].split()) == TMDB_SIDE
+        # as `dagster asset materialize` runs them: every step in a process of its own
+        assert len(step_processes(materialized.instance)) == len(TMDB_SIDE)
         assert affected(materialized) == set()
     # back to the original file: the movie side is rebuilt once more, and the stores hold the sample again
     assert set(run_rebuild_command(materialized).split("rebuilt:")[1].split()) == TMDB_SIDE

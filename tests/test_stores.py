@@ -188,13 +188,17 @@ def test_io_managers_write_and_load_through_dagster(tmp_path, postgres_url, mong
     def reader(table: pa.Table, collection: pa.Table) -> None:
         seen["rows"], seen["documents"] = table.num_rows, collection.num_rows
 
+    @dg.asset(ins={"cleaned": dg.AssetIn(metadata={"columns": ["rating", "user_id"]})})
+    def narrow_reader(cleaned: pa.Table) -> None:
+        seen["columns"] = cleaned.column_names
+
     result = dg.materialize(
-        [cleaned, table, collection, reader],
+        [cleaned, table, collection, reader, narrow_reader],
         resources={"parquet": ParquetIOManagerFactory(base_path=str(tmp_path)),
                    "pg": PostgresTableIOManager(postgres=postgres), "mongo": MongoCollectionIOManager(mongo=mongo)},
     )
     assert result.success
-    assert seen == {"rows": 100, "documents": 30}
+    assert seen == {"rows": 100, "documents": 30, "columns": ["rating", "user_id"]}
     assert (tmp_path / "cleaned.parquet").exists()
     quarantine = pa.parquet.read_table(tmp_path / "cleaned.quarantine.parquet")
     assert quarantine.to_pylist() == [{"line": 7, "field": "rating", "reason": "out of range", "raw": "1,2,9,3"}]

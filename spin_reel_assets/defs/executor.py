@@ -1,5 +1,6 @@
 """The executor of every run: Dagster's multiprocess executor (one process per step, independent steps at once,
-as many as there are CPUs), except that steps tagged ``LARGE_MEMORY`` run one at a time."""
+as many as there are CPUs), except that steps tagged ``LARGE_MEMORY`` run one at a time. Of the ready steps the
+one with the highest ``dagster/priority`` starts first (``conditions.STEP_RANKS``)."""
 
 import dagster as dg
 

@@ -126,7 +126,7 @@ def _run_rebuild(args: argparse.Namespace) -> int:
             print("\n".join(f"{key}: {why}" for key, why in sorted(todo.items())) or "nothing to rebuild")
             return 0
         try:
-            rebuilt = staleness.rebuild(instance, assets, resources)
+            rebuilt = staleness.rebuild(instance, assets, resources, step_processes=True)
         except staleness.RebuildFailed as error:
             print(f"rebuild failed: {error}", file=sys.stderr)
             return 1

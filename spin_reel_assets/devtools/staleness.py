@@ -96,16 +96,36 @@ def observe_sources(instance: dg.DagsterInstance, assets: Sequence, resources: d
         raise RebuildFailed(f"observing the input files failed: {_failure_details(result) or 'see the run'}")
 
 
-def rebuild(instance: dg.DagsterInstance, assets: Sequence, resources: dict) -> list[str]:
+REBUILD_JOB = "spin_reel_rebuild"
+
+
+def project_asset_job() -> dg.JobDefinition:
+    """Every asset of the project with its Definitions' resources and executor: the job ``dg.reconstructable``
+    rebuilds in each step process of a ``rebuild(..., step_processes=True)``."""
+    from spin_reel_assets.definitions import defs
+
+    project = defs()
+    return dg.Definitions(assets=project.assets, resources=project.resources, executor=project.executor,
+                          jobs=[dg.define_asset_job(REBUILD_JOB)]).resolve_job_def(REBUILD_JOB)
+
+
+def rebuild(instance: dg.DagsterInstance, assets: Sequence, resources: dict, step_processes: bool = False) -> list[str]:
     """Observe the sources and materialize the unsynced and missing assets (with their checks) in dependency order.
 
-    Returns the keys it rebuilt, sorted; an empty list when everything is up to date.
+    In this process with ``resources`` by default; with ``step_processes`` as ``dagster asset materialize`` runs
+    them: the project's Definitions (their resources from the environment) under its executor, a process per step
+    and independent steps at once (the MongoDB write beside the content index). Returns the keys it rebuilt, sorted;
+    an empty list when everything is up to date.
     """
     observe_sources(instance, assets, resources)
     todo = sorted(unsynced(instance, assets))
     if todo:
-        result = dg.materialize(assets, instance=instance, resources=resources,
-                                selection=dg.AssetSelection.assets(*todo), raise_on_error=False)
+        selection = [dg.AssetKey.from_user_string(key) for key in todo]
+        if step_processes:
+            result = dg.execute_job(dg.reconstructable(project_asset_job), instance, asset_selection=selection)
+        else:
+            result = dg.materialize(assets, instance=instance, resources=resources,
+                                    selection=dg.AssetSelection.assets(*selection), raise_on_error=False)
         if not result.success:
             raise RebuildFailed(f"run {result.run_id} failed: {_failure_details(result) or 'see the run in the Dagster UI'}")
     return todo

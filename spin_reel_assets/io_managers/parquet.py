@@ -29,12 +29,14 @@ def write_parquet(table: pa.Table, path: UPath) -> None:
     temporary.rename(path)
 
 
-def read_parquet(path: UPath) -> pa.Table:
+def read_parquet(path: UPath, columns: list[str] | None = None) -> pa.Table:
     with path.open("rb") as handle:
-        return pq.read_table(handle)
+        return pq.read_table(handle, columns=columns)
 
 
 class ParquetIOManager(dg.UPathIOManager):
+    """One asset, one Parquet file; an input may read only some columns with input metadata ``columns``."""
+
     extension = ".parquet"
 
     def dump_to_path(self, context: dg.OutputContext, obj: pa.Table | Cleaned, path: UPath) -> None:
@@ -47,7 +49,7 @@ class ParquetIOManager(dg.UPathIOManager):
         context.add_output_metadata(metadata)
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pa.Table:
-        return read_parquet(path)
+        return read_parquet(path, (context.definition_metadata or {}).get("columns"))
 
 
 class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):

@@ -8,7 +8,7 @@ from spin_reel_assets.cleaning.inputs import InputError, read_links, read_moviel
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, movies_from_movielens, read_tmdb
 from spin_reel_assets.cleaning.ratings import clean_ratings as clean_rating_rows
 from spin_reel_assets.cleaning.ratings import movie_key_map
-from spin_reel_assets.conditions import EAGER, OWNERS
+from spin_reel_assets.conditions import EAGER, OWNERS, priority
 from spin_reel_assets.metadata import cleaning_metadata
 from spin_reel_assets.resources import InputFilesResource
 
@@ -35,6 +35,7 @@ def _unreadable(error: InputError) -> dg.Failure:
     code_version="3",
     check_specs=[RATINGS_SOUND],
     io_manager_key="parquet_io_manager",
+    op_tags=priority("clean_ratings"),
 )
 def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesResource):
     """Typed ratings keyed by tmdb_id.
@@ -72,6 +73,7 @@ def clean_ratings(context: dg.AssetExecutionContext, input_files: InputFilesReso
     code_version="2",
     check_specs=[MOVIES_SOUND],
     io_manager_key="parquet_io_manager",
+    op_tags=priority("clean_movies"),
 )
 def clean_movies(context: dg.AssetExecutionContext, input_files: InputFilesResource):
     """Typed movie metadata, one row per tmdb_id, with the MovieLens title and movieIds attached.

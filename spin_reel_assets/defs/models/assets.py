@@ -1,5 +1,5 @@
 """Models: Spark ALS from the PostgreSQL ratings (production, and the validation fit on the protocol's train part),
-and a FAISS content index from the MongoDB movies."""
+and a FAISS content index from the cleaned movies."""
 
 import time
 from dataclasses import asdict
@@ -11,17 +11,17 @@ import pyarrow as pa
 from psycopg import sql
 from pydantic import Field
 
-from spin_reel_assets.conditions import EAGER, OWNERS, RETRAIN, WEEKLY
+from spin_reel_assets.conditions import EAGER, OWNERS, RETRAIN, WEEKLY, priority
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
 from spin_reel_assets.recommender.validation import hold_out
 from spin_reel_assets.resources import PostgresResource, SparkResource
-from spin_reel_assets.schema import DEFAULT_SEED, RATINGS_TABLE, USER_ID
+from spin_reel_assets.schema import DEFAULT_SEED, MOVIE_ID, RATINGS_TABLE, USER_ID
 from spin_reel_assets.recommender.spark_als import (AlsArtifact, AlsParams, JdbcSetupError, fit_factor_matrices,
                                                     read_ratings_jdbc, train_als)
 
-CONTENT_FIELDS = ["_id", "title", "overview", "tagline", "genres", "keywords"]
+CONTENT_FIELDS = ["title", "overview", "tagline", "genres", "keywords"]
 
 
 class AlsConfig(dg.Config):
@@ -52,6 +52,7 @@ class AlsConfig(dg.Config):
     automation_condition=RETRAIN,
     freshness_policy=WEEKLY,
     io_manager_key="spark_model_io_manager",
+    op_tags=priority("als_model"),
 )
 def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: SparkResource,
               postgres: PostgresResource) -> dg.MaterializeResult:
@@ -131,6 +132,7 @@ VALIDATION_FOLDER = "validation"
     automation_condition=EAGER,
     io_manager_key="parquet_bundle_io_manager",
     metadata={"folder": VALIDATION_FOLDER},
+    op_tags=priority("als_validation_model"),
 )
 def als_validation_model(context: dg.AssetExecutionContext, config: ValidationConfig, pyspark: SparkResource,
                          ratings_table: pa.Table) -> dg.MaterializeResult:
@@ -181,21 +183,23 @@ class ContentConfig(dg.Config):
 
 
 @dg.asset(
-    ins={"movies_collection": dg.AssetIn(metadata={"fields": CONTENT_FIELDS})},
+    # From the cleaned Parquet, not the MongoDB copy: the index is built while the collection is written.
+    ins={"clean_movies": dg.AssetIn(metadata={"columns": [MOVIE_ID, *CONTENT_FIELDS]})},
     group_name="models",
-    kinds={"faiss", "mongodb", "scikitlearn"},
+    kinds={"faiss", "scikitlearn"},
     code_version="1",
     owners=OWNERS,
     tags={"stage": "models"},
     automation_condition=EAGER,
     io_manager_key="faiss_io_manager",
+    op_tags=priority("faiss_index"),
 )
-def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, movies_collection: pa.Table) -> dg.MaterializeResult:
-    """Content similarity for every movie in the MongoDB collection: hashed TF-IDF over title, overview,
-    tagline, genres and keywords, TruncatedSVD to a dense dimension, L2-normalized, in a FAISS inner-product index
-    (exact IndexFlatIP up to ``exact_max`` movies, HNSW above, with its recall@10 against exact search).
-    Saved with the tmdb_id of every row and the fitted text model, so new text can be embedded later."""
-    movies = movies_collection.sort_by("_id")
+def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, clean_movies: pa.Table) -> dg.MaterializeResult:
+    """Content similarity for every cleaned movie (the documents of the MongoDB collection): hashed TF-IDF over
+    title, overview, tagline, genres and keywords, TruncatedSVD to a dense dimension, L2-normalized, in a FAISS
+    inner-product index (exact IndexFlatIP up to ``exact_max`` movies, HNSW above, with its recall@10 against exact
+    search). Saved with the tmdb_id of every row and the fitted text model, so new text can be embedded later."""
+    movies = clean_movies.sort_by(MOVIE_ID)
     columns = {name: movies.column(name).to_pylist() for name in CONTENT_FIELDS}
     texts = [
         movie_text(title or "", overview or "", tagline or "", genres or [], keywords or [])
@@ -210,7 +214,7 @@ def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, movies
     index = build_index(vectors, exact_max=config.exact_max, hnsw_m=config.hnsw_m, ef_search=config.ef_search, seed=config.seed)
     index_seconds = time.perf_counter() - started
     recall = recall_at_k_vs_exact(index, vectors, k=10, seed=config.seed)
-    ids = np.asarray(columns["_id"], dtype=np.int64)
+    ids = movies.column(MOVIE_ID).to_numpy().astype(np.int64)
     return dg.MaterializeResult(
         value=ContentIndex(index, ids, model),
         metadata={

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from spin_reel_assets.conditions import EAGER, LARGE_MEMORY, OWNERS, WEEKLY
+from spin_reel_assets.conditions import EAGER, LARGE_MEMORY, OWNERS, WEEKLY, priority
 from spin_reel_assets.recommender.blend import SCHEDULE_GRID, Blender, WeightSchedule, popularity_prior, schedule_key
 from spin_reel_assets.recommender.evaluation import (COLD_ROUTES, Scorer, complete_factors, ease_top_k,
                                                      extra_candidates, index_ratings, markdown_table, ranked_lists,
@@ -39,7 +39,8 @@ WEIGHTS_FOLDER = "blend"
 
 
 def _item_space(faiss_index: ContentIndex) -> tuple[np.ndarray, np.ndarray]:
-    """The movies of the collection sorted by tmdb_id (the item index space) and their content vectors."""
+    """The movies of the content index (the collection's documents) sorted by tmdb_id, the item index space, and
+    their content vectors."""
     order = np.argsort(faiss_index.ids)
     return faiss_index.ids[order], np.ascontiguousarray(faiss_index.vectors()[order])
 
@@ -92,7 +93,7 @@ SCHEDULE_SHOWN_AT = (1, 3, 5, 10, 20, 50, 100, 300, 1000)
     kinds={"parquet", "faiss"},
     code_version="4",
     io_manager_key="parquet_bundle_io_manager",
-    op_tags=LARGE_MEMORY,
+    op_tags=LARGE_MEMORY | priority("blend_weights"),
     metadata={"folder": WEIGHTS_FOLDER},
 )
 def blend_weights(config: BlendConfig, ratings_table: pa.Table, als_validation_model: ParquetBundle,
@@ -170,10 +171,12 @@ class HybridConfig(dg.Config):
     freshness_policy=WEEKLY,
     check_specs=HYBRID_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
-    op_tags=LARGE_MEMORY,
+    op_tags=LARGE_MEMORY | priority("hybrid_recommendations"),
     metadata={"folder": HYBRID_FOLDER},
     # The factors, read from Parquet beside the Spark model: no JVM for this asset.
     ins={"als_model": dg.AssetIn(input_manager_key="als_factors_io_manager")},
+    # The lists name movies the web app looks up in MongoDB: none is published before the collection holds it.
+    deps=["movies_collection"],
 )
 def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConfig, ratings_table: pa.Table,
                            als_model: AlsFactors, faiss_index: ContentIndex, blend_weights: ParquetBundle):
@@ -287,6 +290,7 @@ def hybrid_recommendations(context: dg.AssetExecutionContext, config: HybridConf
     kinds={"arrow"},
     code_version=f"format-{web_serving_form.FORMAT}",
     deps=["hybrid_recommendations"],
+    op_tags=priority("serving_form"),
 )
 def serving_form(artifacts: ArtifactsResource) -> dg.MaterializeResult:
     """The web app's serving form of ``hybrid/``: uncompressed Arrow IPC files, sorted by key, with the
@@ -327,7 +331,7 @@ class QualityConfig(dg.Config):
     code_version="7",
     check_specs=QUALITY_CHECKS,
     io_manager_key="parquet_bundle_io_manager",
-    op_tags=LARGE_MEMORY,
+    op_tags=LARGE_MEMORY | priority("recommendation_quality"),
     metadata={"folder": QUALITY_FOLDER},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, config: QualityConfig, pyspark: SparkResource,

@@ -15,7 +15,8 @@ COMPLETE = dg.AssetCheckSpec("every_user_has_top_n", asset="hybrid_recommendatio
 UNSEEN = dg.AssetCheckSpec("no_rated_movie_recommended", asset="hybrid_recommendations", blocking=True,
                            description="No user is recommended a movie they already rated.")
 KNOWN_IDS = dg.AssetCheckSpec("ids_exist_in_collection", asset="hybrid_recommendations", blocking=True,
-                              description="Every tmdb_id in both files is a movie of the MongoDB collection the content index was built from.")
+                              description="Every tmdb_id in both files is a movie of the content index: the cleaned movies, the "
+                                          "documents of the MongoDB collection written before the lists.")
 HYBRID_CHECKS = [COMPLETE, UNSEEN, KNOWN_IDS]
 
 NDCG = dg.AssetCheckSpec("hybrid_ndcg_not_below_als", asset="recommendation_quality",

@@ -4,7 +4,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spin_reel_assets.conditions import EAGER, OWNERS
+from spin_reel_assets.conditions import EAGER, OWNERS, priority
 from spin_reel_assets.metadata import markdown_preview, table_metadata
 from spin_reel_assets.schema import MOVIE_ID, MOVIES_COLLECTION, MOVIES_TABLE, RATINGS_TABLE
 from spin_reel_assets.titles import normalize_title
@@ -18,6 +18,7 @@ STORE = {"group_name": "stores", "owners": OWNERS, "tags": {"stage": "stores"}, 
     code_version="1",
     io_manager_key="postgres_io_manager",
     metadata={"table": RATINGS_TABLE.name},
+    op_tags=priority("ratings_table"),
 )
 def ratings_table(clean_ratings: pa.Table) -> dg.MaterializeResult:
     """PostgreSQL table ``ratings(user_id, tmdb_id, rating, rated_at)``, primary key (user_id, tmdb_id), index on
@@ -40,6 +41,7 @@ def ratings_table(clean_ratings: pa.Table) -> dg.MaterializeResult:
     code_version="1",
     io_manager_key="postgres_io_manager",
     metadata={"table": MOVIES_TABLE.name},
+    op_tags=priority("movies_table"),
 )
 def movies_table(clean_movies: pa.Table) -> dg.MaterializeResult:
     """PostgreSQL table ``movies(tmdb_id, title, year, genres text[], runtime)``: the movie facts the web app's
@@ -61,6 +63,7 @@ def movie_documents(clean_movies: pa.Table) -> pa.Table:
     code_version="2",
     io_manager_key="mongo_io_manager",
     metadata={"collection": MOVIES_COLLECTION.name},
+    op_tags=priority("movies_collection"),
 )
 def movies_collection(clean_movies: pa.Table) -> dg.MaterializeResult:
     """MongoDB collection ``movies``: one document per movie, ``_id`` = tmdb_id, lists as arrays, dates as dates,
