@@ -82,7 +82,7 @@ def cold_candidates(profiles: np.ndarray, content_vectors: np.ndarray, cold: np.
     """Each profile's ``m`` nearest items among the ``cold`` ones (boolean per item: no fitted factors), as item
     indices (n_profiles × m, -1 padded): the hybrid's candidates from the movies nobody rated, which the ALS scan
     never proposes and a content search over the whole catalogue rarely reaches. Exact up to ``exact_max`` cold
-    items; above, ``content_index`` (rows are items, e.g. the faiss_index asset's HNSW) searched with only the
+    items; above, ``content_index`` (rows are items, e.g. the faiss_index asset's IVF) searched with only the
     cold items selected when they are at least half of it, else an IVF index over the cold items."""
     cold_items = np.flatnonzero(cold)
     out = np.full((len(profiles), m), -1, dtype=np.int64)
@@ -105,7 +105,7 @@ def _search_selected(index: faiss.Index, queries: np.ndarray, k: int, selected: 
     """``content.search`` among the rows of ``index`` where ``selected`` (boolean per row) is true: the indices."""
     bitmap = np.packbits(selected, bitorder="little")  # faiss: row i is selected by bit i % 8 of byte i // 8
     selector = faiss.IDSelectorBitmap(len(selected), faiss.swig_ptr(bitmap))
-    # faiss's HNSW parameters default to efSearch 16: keep the index's own.
-    params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch) \
-        if isinstance(index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector)
+    # faiss's IVF parameters default to nprobe 1: keep the index's own.
+    params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe) \
+        if isinstance(index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector)
     return search(index, queries, k, params=params)[1]

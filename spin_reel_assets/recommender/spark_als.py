@@ -213,15 +213,24 @@ def factor_matrix(factors_df, ids: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def fit_factor_matrices(spark, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int,
-                        n_items: int, params: AlsParams, checkpoint_dir: str) -> tuple[np.ndarray, np.ndarray, object]:
-    """Fit ALS on ratings given as index arrays; factors as (n_users × rank, n_items × rank) with NaN rows for
+def ratings_dataframe(spark, users: np.ndarray, items: np.ndarray, ratings: np.ndarray):
+    """Ratings given as index arrays as a Spark DataFrame (user_id, tmdb_id, rating), sent to Spark as Arrow
+    without a pandas copy; once it returns Spark holds its own copy, so the caller may free the arrays."""
+    return spark.createDataFrame(
+        pa.table({USER_ID: users.astype(np.int32), MOVIE_ID: items.astype(np.int32), RATING: ratings.astype(np.float32)}))
+
+
+def fit_factors(frame, n_users: int, n_items: int, params: AlsParams, checkpoint_dir: str) -> tuple[np.ndarray, np.ndarray, object]:
+    """Fit ALS on a ``ratings_dataframe``; factors as (n_users × rank, n_items × rank) with NaN rows for
     users/items absent from the data, and the fitted model (to score held-out pairs)."""
-    frame = spark.createDataFrame(
-        pa.table({USER_ID: users.astype(np.int32), MOVIE_ID: items.astype(np.int32), RATING: ratings.astype(np.float32)}).to_pandas()
-    )
     model = train_als(frame, params, checkpoint_dir)
     return (factor_matrix(model.userFactors, np.arange(n_users)), factor_matrix(model.itemFactors, np.arange(n_items)), model)
+
+
+def fit_factor_matrices(spark, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int,
+                        n_items: int, params: AlsParams, checkpoint_dir: str) -> tuple[np.ndarray, np.ndarray, object]:
+    """``fit_factors`` on ratings given as index arrays."""
+    return fit_factors(ratings_dataframe(spark, users, items, ratings), n_users, n_items, params, checkpoint_dir)
 
 
 def predict_pairs(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:

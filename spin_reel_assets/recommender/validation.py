@@ -29,6 +29,12 @@ def factor_table(ids: np.ndarray, factors: np.ndarray) -> pa.Table:
     return factor_table_to_arrow(FactorTable(np.asarray(ids, dtype=np.int64)[fitted], factors[fitted]))
 
 
+def factor_tables(user_ids: np.ndarray, item_ids: np.ndarray, user_factors: np.ndarray,
+                  item_factors: np.ndarray) -> dict[str, pa.Table]:
+    """The factors fitted on a split's train part (``HoldOut.user_ids``/``item_ids`` rows), keyed by id."""
+    return {"user_factors": factor_table(user_ids, user_factors), "item_factors": factor_table(item_ids, item_factors)}
+
+
 def factors_from_table(table: pa.Table, ids: np.ndarray) -> np.ndarray:
     """The factors of ``ids`` from a ``factor_table``: NaN rows for ids without factors."""
     return factor_table_from_arrow(table).aligned(ids)
@@ -52,16 +58,14 @@ class HoldOut:
     def train(self) -> Interactions:
         return self.interactions.subset(self.is_train)
 
-    def tables(self, user_factors: np.ndarray, item_factors: np.ndarray) -> dict[str, pa.Table]:
-        """The split and the factors fitted on its train part, keyed by user_id / tmdb_id."""
+    def split_tables(self) -> dict[str, pa.Table]:
+        """The split, keyed by user_id / tmdb_id: held-out and withheld pairs, the user groups."""
         groups = np.concatenate([np.full(len(self.tuning_users), TUNING), np.full(len(self.evaluation_users), EVALUATION)])
         return {
             "held_out": self._pairs(self.is_test),
             "withheld": self._pairs(~self.is_train & ~self.is_test),
             "user_groups": pa.table({USER_ID: pa.array(self.user_ids[np.concatenate([self.tuning_users, self.evaluation_users])].astype(np.int32)),
                                      "group": pa.array(groups)}),
-            "user_factors": factor_table(self.user_ids, user_factors),
-            "item_factors": factor_table(self.item_ids, item_factors),
         }
 
     def _pairs(self, mask: np.ndarray) -> pa.Table:
@@ -98,7 +102,7 @@ class Validation:
 
 
 def rebuild(ratings: pa.Table, tables: dict[str, pa.Table], item_ids: np.ndarray) -> Validation:
-    """The validation split of ``tables`` (``HoldOut.tables``) over ``ratings`` in the item space ``item_ids``.
+    """The validation split of ``tables`` (``HoldOut.split_tables`` and ``factor_tables``) over ``ratings`` in the item space ``item_ids``.
 
     Ratings of movies outside ``item_ids`` are left out, as every consumer scores only the movies it knows."""
     users, movies = ratings.column(USER_ID).to_numpy(), ratings.column(MOVIE_ID).to_numpy()

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spin_reel_assets.recommender.validation import factor_table, factors_from_table, hold_out, rebuild
+from spin_reel_assets.recommender.validation import factor_table, factor_tables, factors_from_table, hold_out, rebuild
 
 
 def ratings(seed: int = 3, users: int = 40, movies: int = 30) -> pa.Table:
@@ -26,7 +26,7 @@ def test_a_consumer_rebuilds_the_split_and_factors_in_its_own_item_space(split):
     user_factors = rng.random((len(holdout.user_ids), 4)).astype(np.float32)
     item_factors = rng.random((len(holdout.item_ids), 4)).astype(np.float32)
     item_factors[2] = np.nan  # an item ALS left without factors
-    tables = holdout.tables(user_factors, item_factors)
+    tables = {**holdout.split_tables(), **factor_tables(holdout.user_ids, holdout.item_ids, user_factors, item_factors)}
 
     # the consumer's item space: the rated movies plus movies nobody rated, interleaved
     catalogue = np.union1d(holdout.item_ids, np.arange(50, 200, 7))

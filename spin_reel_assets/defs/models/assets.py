@@ -15,11 +15,11 @@ from spin_reel_assets.conditions import EAGER, OWNERS, RETRAIN, WEEKLY, priority
 from spin_reel_assets.io_managers.model_files import ContentIndex
 from spin_reel_assets.io_managers.parquet import ParquetBundle
 from spin_reel_assets.recommender.content import build_index, fit_content_model, movie_text, recall_at_k_vs_exact
-from spin_reel_assets.recommender.validation import hold_out
+from spin_reel_assets.recommender.validation import factor_tables, hold_out
 from spin_reel_assets.resources import PostgresResource, SparkResource
 from spin_reel_assets.schema import DEFAULT_SEED, MOVIE_ID, RATINGS_TABLE, USER_ID
-from spin_reel_assets.recommender.spark_als import (AlsArtifact, AlsParams, JdbcSetupError, fit_factor_matrices,
-                                                    read_ratings_jdbc, train_als)
+from spin_reel_assets.recommender.spark_als import (AlsArtifact, AlsParams, JdbcSetupError, fit_factors,
+                                                    ratings_dataframe, read_ratings_jdbc, train_als)
 
 CONTENT_FIELDS = ["title", "overview", "tagline", "genres", "keywords"]
 
@@ -68,13 +68,15 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, pyspark: Spa
         ).fetchone()
     if not count:
         raise dg.Failure("the ratings table is empty: nothing to train on")
+    from pyspark import StorageLevel
+
     spark = pyspark.spark_session
     url, properties = postgres.jdbc()
     started = time.perf_counter()
     try:
         ratings = read_ratings_jdbc(
             spark, url, properties, RATINGS_TABLE.name, (low, high), config.jdbc_partitions, config.fetchsize
-        ).cache()
+        ).persist(StorageLevel.DISK_ONLY)  # read once, kept off the heap: ALS holds its own blocks of it
         rows = ratings.count()
     except JdbcSetupError as error:
         raise dg.Failure(description=str(error)) from None
@@ -150,35 +152,42 @@ def als_validation_model(context: dg.AssetExecutionContext, config: ValidationCo
                        tuning_fraction=config.tuning_fraction, max_tuning_users=config.max_tuning_users,
                        max_evaluation_users=config.max_evaluation_users)
     params = config.params()
+    tables = holdout.split_tables()
+    user_ids, item_ids, groups = holdout.user_ids, holdout.item_ids, (len(holdout.tuning_users), len(holdout.evaluation_users))
     started = time.perf_counter()
     train = holdout.train
-    user_factors, item_factors, _ = fit_factor_matrices(
-        pyspark.spark_session, train.users, train.items, train.ratings, train.n_users, train.n_items, params,
-        pyspark.checkpoint_dir)
+    frame = ratings_dataframe(pyspark.spark_session, train.users, train.items, train.ratings)
+    train_ratings = len(train.users)
+    # Spark holds its own copy now: freed, the split's arrays do not sit in this process for the whole fit,
+    # beside the other fit's (the graph's memory peak).
+    del holdout, train
+    pa.default_memory_pool().release_unused()
+    user_factors, item_factors, _ = fit_factors(frame, len(user_ids), len(item_ids), params, pyspark.checkpoint_dir)
     fit_seconds = time.perf_counter() - started
     description = (f"{config.split} {1 - config.test_fraction:.0%}/{config.test_fraction:.0%}, "
                    f"{config.new_user_share:.0%} simulated new users, seed {config.split_seed}")
     protocol = {"split": config.split, "test_fraction": config.test_fraction, "new_user_share": config.new_user_share,
                 "tuning_fraction": config.tuning_fraction, "seed": config.split_seed, "description": description}
-    bundle = ParquetBundle(holdout.tables(user_factors, item_factors), {"protocol": protocol, "params": asdict(params)})
+    tables.update(factor_tables(user_ids, item_ids, user_factors, item_factors))
+    bundle = ParquetBundle(tables, {"protocol": protocol, "params": asdict(params)})
     return dg.MaterializeResult(value=bundle, metadata={
         "split": description,
-        "train_ratings": dg.MetadataValue.int(len(train.users)),
+        "train_ratings": dg.MetadataValue.int(train_ratings),
         "held_out_ratings": dg.MetadataValue.int(bundle.tables["held_out"].num_rows),
         "withheld_new_user_ratings": dg.MetadataValue.int(bundle.tables["withheld"].num_rows),
-        "tuning_users": dg.MetadataValue.int(len(holdout.tuning_users)),
-        "evaluation_users": dg.MetadataValue.int(len(holdout.evaluation_users)),
+        "tuning_users": dg.MetadataValue.int(groups[0]),
+        "evaluation_users": dg.MetadataValue.int(groups[1]),
         "fit_seconds": dg.MetadataValue.float(round(fit_seconds, 2)),
     })
 
 
 class ContentConfig(dg.Config):
     dim: int = Field(128, description="Dimension of the content vectors (TruncatedSVD of the TF-IDF features).")
-    # Above this many movies an HNSW index replaces exact search: the serving assets query the index once per movie
+    # Above this many movies an IVF index replaces exact search: the serving assets query the index once per movie
     # and per user, so exact search would cost catalogue² (hours at 200k movies, measured at 5M ratings).
-    exact_max: int = Field(50_000, description="Largest catalogue searched exactly (IndexFlatIP); HNSW above.")
-    hnsw_m: int = Field(32, description="HNSW graph degree (more: better recall, more memory).")
-    ef_search: int = Field(128, description="HNSW search breadth (more: better recall, slower queries).")
+    exact_max: int = Field(50_000, description="Largest catalogue searched exactly (IndexFlatIP); IVF-Flat above.")
+    nprobe: int = Field(32, description="IVF lists searched per query, of about 4·√movies (more: better recall, "
+                        "slower queries).")
     seed: int = Field(42, description="Random seed of the SVD and the recall sample.")
 
 
@@ -187,7 +196,7 @@ class ContentConfig(dg.Config):
     ins={"clean_movies": dg.AssetIn(metadata={"columns": [MOVIE_ID, *CONTENT_FIELDS]})},
     group_name="models",
     kinds={"faiss", "scikitlearn"},
-    code_version="1",
+    code_version="2",
     owners=OWNERS,
     tags={"stage": "models"},
     automation_condition=EAGER,
@@ -197,7 +206,7 @@ class ContentConfig(dg.Config):
 def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, clean_movies: pa.Table) -> dg.MaterializeResult:
     """Content similarity for every cleaned movie (the documents of the MongoDB collection): hashed TF-IDF over
     title, overview, tagline, genres and keywords, TruncatedSVD to a dense dimension, L2-normalized, in a FAISS
-    inner-product index (exact IndexFlatIP up to ``exact_max`` movies, HNSW above, with its recall@10 against exact
+    inner-product index (exact IndexFlatIP up to ``exact_max`` movies, IVF-Flat above, with its recall@10 against exact
     search). Saved with the tmdb_id of every row and the fitted text model, so new text can be embedded later."""
     movies = clean_movies.sort_by(MOVIE_ID)
     columns = {name: movies.column(name).to_pylist() for name in CONTENT_FIELDS}
@@ -211,7 +220,7 @@ def faiss_index(context: dg.AssetExecutionContext, config: ContentConfig, clean_
     model, vectors = fit_content_model(texts, dim=config.dim, seed=config.seed)
     embed_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    index = build_index(vectors, exact_max=config.exact_max, hnsw_m=config.hnsw_m, ef_search=config.ef_search, seed=config.seed)
+    index = build_index(vectors, exact_max=config.exact_max, nprobe=config.nprobe, seed=config.seed)
     index_seconds = time.perf_counter() - started
     recall = recall_at_k_vs_exact(index, vectors, k=10, seed=config.seed)
     ids = movies.column(MOVIE_ID).to_numpy().astype(np.int64)
