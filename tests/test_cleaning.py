@@ -1,6 +1,7 @@
 """Cleaning functions against hand-made bad rows: every quarantine reason, with its line and field."""
 
 import gzip
+import io
 from pathlib import Path
 
 import pyarrow as pa
@@ -8,7 +9,8 @@ import pytest
 
 from spin_reel_assets.cleaning import movies as movie_cleaning
 from spin_reel_assets.cleaning import ratings as rating_cleaning
-from spin_reel_assets.cleaning.inputs import InputError, find_input, read_links, read_movielens_movies, read_ratings
+from spin_reel_assets.cleaning.inputs import (InputError, find_input, read_links, read_movielens_movies, read_ratings,
+                                             text_lines)
 from spin_reel_assets.cleaning.movies import MovieLensIndex, clean_tmdb, movies_from_movielens, read_tmdb, split_movielens_title
 from spin_reel_assets.cleaning.ratings import clean_ratings, movie_key_map
 
@@ -127,6 +129,15 @@ def tmdb_row(**values) -> str:
                 "release_date": "1999-03-31", "genres": "Action, Science Fiction"}
     defaults.update(values)
     return ",".join('"' + defaults.get(c, "").replace('"', '""') + '"' for c in movie_cleaning.TMDB_COLUMNS)
+
+
+@pytest.mark.parametrize("text", [
+    "", "a", "a\n", "a\nb", "a\r\nb\r\n", "a\rb\r", "\n\n\r\r\n", 'x,"multi\nline\r\nfield"\ny\n',
+    "no break\u2028in\u2029unicode\x0bor\x0c\x1c\x85\n", "bad \udc80 bytes\r\n\r",
+])
+def test_text_lines_are_the_lines_of_a_newline_free_stringio(text):
+    # the CSV reader's line numbers, and so every quarantine's line, come from these lines
+    assert list(text_lines(text)) == list(io.StringIO(text, newline=""))
 
 
 def test_tmdb_rows_are_typed_and_bad_ones_quarantined(tmp_path):
