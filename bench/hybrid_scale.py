@@ -3,6 +3,7 @@
     python bench/hybrid_scale.py                       (25M shape: 162k users, 60k fitted movies, 1M catalogue)
     python bench/hybrid_scale.py --scale 0.2           (a fifth of every size, for a quick look)
     python bench/hybrid_scale.py --before a9f4aa6      (also time the library as it was at that commit)
+    python bench/hybrid_scale.py --only 'content index,scorer,schedule search'   (those steps only)
 
 Inputs are seeded synthetic arrays of the real shapes: 1M content vectors (128-d, L2-normalized, topic-clustered,
 2% empty texts), 64-d ALS factors for 162k users and 60k fitted movies scattered over the catalogue, and a CSR of
@@ -11,7 +12,9 @@ profiles, user lists, explanations, similar-movie lists) runs on the code of thi
 ``--before``, on the recommender package extracted from an earlier commit, in the same process, the two versions
 alternating step by step (the machine is shared: both see the same load at each step); this tree also makes the
 user lists as the hybrid_recommendations asset does ("user lists, asset": its weight schedule and extra
-candidates) and its similar-movie lists ("similar lists, asset": the movies with fitted factors only). Per step
+candidates) and its similar-movie lists ("similar lists, asset": the movies with fitted factors only), then
+blend_weights' schedule search on 5,000 tuning users with a fifth of their ratings held out ("scorer": the
+evaluation's ``Scorer`` with its imputation; "schedule search": the 128 schedules ranked). Per step
 the wall seconds and the peak RSS of the process (VmHWM, reset before each step) are printed, with the ratio.
 Quality figures compare each result with an exact reference on a seeded sample: the share of the exact
 candidate-stage top-20 found (user and similar lists) and the imputed factors' relative error.
@@ -85,6 +88,9 @@ def make_inputs(scale: float, seed: int = 42) -> dict:
 # --- the library of a commit ------------------------------------------------------------------------
 
 
+LIBRARY = ("hybrid", "content", "evaluation")  # the modules each version's steps use
+
+
 def library_at(commit: str, folder: Path):
     """The recommender package of ``commit``, importable as ``spin_reel_before.recommender``."""
     package = folder / "spin_reel_before"
@@ -98,8 +104,7 @@ def library_at(commit: str, folder: Path):
                                     text=True).stdout
             (package / "recommender" / Path(name).name).write_text(source)
     sys.path.insert(0, str(folder))
-    return (importlib.import_module("spin_reel_before.recommender.hybrid"),
-            importlib.import_module("spin_reel_before.recommender.content"))
+    return tuple(importlib.import_module(f"spin_reel_before.recommender.{name}") for name in LIBRARY)
 
 
 # --- measuring ---------------------------------------------------------------------------------------
@@ -151,10 +156,30 @@ def schedule_lists(hybrid, data: dict, state: dict) -> dict:
                                   blender, content_index=state["index"], als_items=data["fitted"], extra_items=extra)
 
 
-def steps(hybrid, content_lib, data: dict, current: bool = False):
+def tuning_split(rated: sp.csr_matrix, users: int = 5_000, share: float = 0.2, seed: int = 11):
+    """blend_weights' tuning shape: ``users`` seeded users with a random ``share`` of their ratings held out;
+    returns (train, held-out, tuning users)."""
+    rng = np.random.default_rng(seed)
+    tuning = np.sort(rng.choice(rated.shape[0], size=min(users, rated.shape[0]), replace=False))
+    row = np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr))
+    held = np.isin(row, tuning) & (rng.random(rated.nnz) < share)
+    coo = rated.tocoo()
+    def part(mask):
+        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=rated.shape)
+    return part(~held), part(held), tuning
+
+
+def schedule_search(evaluation, state: dict) -> None:
+    """blend_weights' schedule search over ``blend.SCHEDULE_GRID`` on the tuning users (the scorer's candidates
+    are made on its first ranking, as in the asset)."""
+    train, test, tuning = state["tuning"]
+    evaluation.search_schedule(state["scorer"], test, tuning)
+
+
+def steps(hybrid, content_lib, evaluation, data: dict, current: bool = False):
     """The library steps of one version, in order: (label, function) with each step's inputs from the previous;
     the ``current`` tree also makes the user lists as the asset does (``schedule_lists``; None for others)."""
-    state: dict = {}
+    state: dict = {"tuning": tuning_split(data["rated"])}
     yield "content index", lambda: state.__setitem__("index", content_lib.build_index(data["content"]))
     yield "impute", lambda: state.__setitem__("factors", hybrid.impute_item_factors(data["fitted_factors"],
                                                                                     data["content"]))
@@ -172,6 +197,9 @@ def steps(hybrid, content_lib, data: dict, current: bool = False):
     yield "similar lists, asset", (lambda: hybrid.similar_items(
         data["content"], state["factors"][0], WEIGHT, content_index=state["index"], candidates=100,
         als_items=data["fitted"], items=data["fitted"])) if current else None
+    yield "scorer", lambda: state.__setitem__("scorer", evaluation.Scorer(
+        state["tuning"][0], data["user_factors"], data["fitted_factors"], data["content"], state["index"]))
+    yield "schedule search", lambda: schedule_search(evaluation, state)
     yield "done", lambda: None
     state["recall"] = content_lib.recall_at_k_vs_exact(state["index"], data["content"], k=10)
     yield "figures", state
@@ -228,9 +256,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 25M shape (default 1)")
     parser.add_argument("--before", help="also run the recommender package of this commit (e.g. the branch start)")
+    parser.add_argument("--only", help="comma-separated steps to run (with the steps they need, e.g. 'content "
+                        "index,scorer,schedule search'); no quality figures then")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     sys.path.insert(0, str(REPO))
     from spin_reel_assets.recommender import content as content_after
+    from spin_reel_assets.recommender import evaluation as evaluation_after
     from spin_reel_assets.recommender import hybrid as hybrid_after
 
     started = time.perf_counter()
@@ -238,25 +270,25 @@ def main() -> int:
     n_users, n_items = data["rated"].shape
     print(f"inputs: {n_users:,} users, {len(data['fitted']):,} fitted of {n_items:,} movies, "
           f"{data['rated'].nnz:,} ratings, made in {time.perf_counter() - started:.0f} s", flush=True)
-    started = time.perf_counter()
-    quality = exact_references(hybrid_after, content_after, data)
-    print(f"exact references on {SAMPLE:,}-row samples in {time.perf_counter() - started:.0f} s", flush=True)
+    if only is None:
+        started = time.perf_counter()
+        quality = exact_references(hybrid_after, content_after, data)
+        print(f"exact references on {SAMPLE:,}-row samples in {time.perf_counter() - started:.0f} s", flush=True)
 
     # Versions alternate step by step, so that both see the same (shared, noisy) machine at each step.
     report = {}
     with tempfile.TemporaryDirectory() as folder:
-        versions = [("after", hybrid_after, content_after)]
+        versions = [("after", hybrid_after, content_after, evaluation_after)]
         if args.before:
             versions.insert(0, (f"before ({args.before})", *library_at(args.before, Path(folder))))
-        runs = {label: steps(hybrid, content_lib, data, current=label == "after")
-                for label, hybrid, content_lib in versions}
+        runs = {label: steps(*library, data, current=label == "after") for label, *library in versions}
         report = {label: {} for label in runs}
         while True:
             for label, run in runs.items():
                 step, function = next(run)
                 if step == "figures":
-                    report[label]["figures"] = figures(function, quality)
-                elif step != "done" and function is not None:
+                    report[label]["figures"] = figures(function, quality) if only is None else {}
+                elif step != "done" and function is not None and (only is None or step in only):
                     print(f"{label:18}", end="")
                     measured(step, report[label], function)
             if step == "figures":

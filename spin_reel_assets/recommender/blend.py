@@ -257,6 +257,22 @@ class RatingClock:
                 - np.searchsorted(self.keys, item + since, side="left"))
 
 
+@dataclass(frozen=True)
+class ScaledRows:
+    """Candidate rows with what every blend of them shares, computed once for a weight search: each signal
+    min-max scaled per row (``normalize_rows``) and the excluded slots (-inf in either signal, or no item)."""
+
+    candidate: np.ndarray
+    als: np.ndarray
+    content: np.ndarray
+    excluded: np.ndarray
+
+    @classmethod
+    def of(cls, candidate: np.ndarray, als: np.ndarray, content: np.ndarray) -> "ScaledRows":
+        excluded = np.isneginf(als) | np.isneginf(content) | (candidate < 0)
+        return cls(candidate, normalize_rows(als), normalize_rows(content), excluded)
+
+
 @dataclass
 class Blender:
     """``BlendWeights`` or a ``WeightSchedule`` bound to what they depend on: each row's number of training
@@ -279,19 +295,25 @@ class Blender:
             self._time = self.clock.user_time[users]
 
     def __call__(self, users: np.ndarray, candidate: np.ndarray, als: np.ndarray, content: np.ndarray) -> np.ndarray:
+        return self.scaled(users, ScaledRows.of(candidate, als, content))
+
+    def scaled(self, users: np.ndarray, rows: ScaledRows) -> np.ndarray:
+        """The blend of rows already scaled (``ScaledRows``): what ``__call__`` returns for their raw scores."""
         w = self._per_user[users]
+        candidate = rows.candidate
         safe = np.maximum(candidate, 0)
-        excluded = np.isneginf(als) | np.isneginf(content) | (candidate < 0)
+        excluded = rows.excluded
         als_share = np.where(self.fitted[safe], w[:, :1], w[:, :1] * w[:, 3:4])
         with np.errstate(invalid="ignore"):  # 0 × an excluded -inf: excluded below anyway
-            blended = als_share * normalize_rows(als)
-            blended += w[:, 1:2] * normalize_rows(content)
+            blended = als_share * rows.als
+            blended += w[:, 1:2] * rows.content
         if self.clock is None:
             blended += w[:, 2:3] * self.prior[safe]
         else:
             blended += w[:, 2:3] * self._time_prior(users, candidate, excluded)
             age = self._time[users][:, None] - self.clock.release_time[safe]
-            excluded |= age < -UNRELEASED_MARGIN_DAYS * DAY  # NaN (unknown release) compares False: kept
+            # A new mask: the rows' own is shared by every blend of them. NaN (unknown release) compares False.
+            excluded = excluded | (age < -UNRELEASED_MARGIN_DAYS * DAY)
         np.copyto(blended, -np.inf, where=excluded)
         return blended
 

@@ -140,6 +140,12 @@ def rank_candidates(users: np.ndarray, candidate: np.ndarray, als_score: np.ndar
         blended = weight(users, candidate, als_score, content_score)
     else:
         blended = blend(als_score, content_score, weight)
+    return top_of_blend(users, candidate, blended, als_score, content_score, n)
+
+
+def top_of_blend(users: np.ndarray, candidate: np.ndarray, blended: np.ndarray, als_score: np.ndarray,
+                 content_score: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """``rank_candidates`` of rows already blended (``blended``, shaped like ``candidate``)."""
     cols = top_sorted(blended, min(n, blended.shape[1]))  # candidates are in item order: ties → lower item
     return _flatten(users, {
         "item": np.take_along_axis(candidate, cols, axis=1),

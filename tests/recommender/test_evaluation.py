@@ -120,6 +120,29 @@ def test_the_schedule_is_chosen_on_tuning_users_only_and_is_the_best_of_its_grid
     assert search_schedule(scorer, _moved(test, tuning, 40), tuning)[1] != grid
 
 
+def test_rankings_that_share_the_scaled_signals_are_the_rankings_made_alone():
+    """A weight search scales the two signals once for all its rankings (``blend.ScaledRows``): each ranking must
+    be the one a fresh scorer makes, whatever was ranked before, with the static and the time-aware prior."""
+    from spin_reel_assets.recommender.blend import DAY, SCHEDULE_GRID, RatingClock
+
+    scorer, _ = _planted()
+    n_users, n_items = scorer.train.shape
+    ratings = scorer.train.tocoo()
+    rng = np.random.default_rng(3)
+    # Some movies released after their users' latest rating: the time-aware blend excludes them.
+    clock = RatingClock.from_ratings(ratings.row, ratings.col, rng.uniform(0, 1000 * DAY, ratings.nnz), n_users,
+                                     rng.uniform(0, 2000 * DAY, n_items))
+    args = (scorer.train, scorer.user_factors, scorer.item_factors, scorer.content_vectors, scorer.content_index)
+    users = np.arange(n_users)
+    for clocked in (None, clock):
+        shared = Scorer(*args, clock=clocked)
+        shared.top_k(SCHEDULE_GRID[-1], 10, users[::2])  # another group of users first: their rows are cached
+        lists = [shared.top_k(schedule, 10, users) for schedule in SCHEDULE_GRID[::9]]
+        for schedule, ranked in zip(SCHEDULE_GRID[::9], lists):
+            assert np.array_equal(ranked, Scorer(*args, clock=clocked).top_k(schedule, 10, users))
+        assert any(not np.array_equal(lists[0], other) for other in lists[1:])
+
+
 def test_a_schedule_trusts_als_more_the_more_a_user_rated():
     from spin_reel_assets.recommender.blend import Blender, WeightSchedule
 

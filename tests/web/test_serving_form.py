@@ -299,10 +299,11 @@ def test_a_published_serving_form_is_mapped_not_built(artifacts_copy, tmp_path_f
     assert list(own.iterdir()) == []
 
 
-def test_without_a_published_form_a_worker_builds_into_its_own_cache(artifacts_copy, tmp_path_factory):
+def test_without_a_published_form_a_worker_builds_into_its_own_cache(served_stack, artifacts_copy, tmp_path_factory):
     """SPIN_REEL_SERVING_DIR: for an artifacts directory the web app must not write (mounted read-only)."""
     own = tmp_path_factory.mktemp("own-cache")
-    app = create_app({"TESTING": True, "ARTIFACTS_DIR": str(artifacts_copy), "SERVING_DIR": str(own)})
+    # The test's own stores, not whatever server the defaults point at on this machine.
+    app = create_app(served_stack.app_config(TESTING=True, ARTIFACTS_DIR=str(artifacts_copy), SERVING_DIR=str(own)))
     body = app.test_client().get("/api/movies/862/similar").get_json()
     assert body["similar"] and not (artifacts_copy / ".serving").exists()
     version = app.extensions["spin_reel_artifacts"].current().version
