@@ -239,3 +239,32 @@ def test_the_driver_network_settings_apply_to_clusters_only():
     local = spark_config_from_env(env)
     assert not {"spark.driver.host", "spark.driver.port"} & set(local)
     assert (local["spark.executor.memory"], local["spark.executor.cores"]) == ("4g", "2")
+
+
+def test_the_readiness_probe_waits_through_a_ui_that_answers_html_before_json(tmp_path):
+    """Seen once in a full test run: the starting master answered /json/ with an HTML page; the probe retries."""
+    import http.server
+    import threading
+
+    from spin_reel_assets.devtools.spark_standalone import _wait, read_json
+
+    answers = iter([b"<!DOCTYPE html><html></html>", b'{"status": "ALIVE"}'])
+
+    class Ui(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = next(answers, b'{"status": "ALIVE"}')
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Ui)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/json/"
+        _wait(lambda: read_json(url, 1).get("status") == "ALIVE", [], 10, "Spark master", tmp_path / "log")
+    finally:
+        server.shutdown()
+    assert next(answers, None) is None  # the HTML answer was read, and the probe went on to the JSON one

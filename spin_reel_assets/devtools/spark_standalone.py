@@ -76,7 +76,7 @@ def _wait(ready, processes, seconds: float, what: str, log: Path) -> None:
         try:
             if ready():
                 return
-        except OSError:
+        except (OSError, json.JSONDecodeError):  # not listening yet, or its UI up before the JSON page (HTML)
             pass
         time.sleep(0.3)
     raise RuntimeError(f"{what} was not ready within {seconds:.0f}s: see {log}")

@@ -74,8 +74,8 @@ class Scorer:
 
     The candidates of a group of users, with both signals, are computed once and re-ranked for every weight: the
     candidate set does not depend on the weight, and ALS alone differs only in leaving imputed items unscored.
-    So are the signals' per-row scaling for blends by weight schedule or segment weights (``blend.ScaledRows``),
-    half the time of a schedule search's ranking otherwise.
+    So is each signal's per-row scaling for blends by a weight schedule or segment weights (``blend.ScaledRows``):
+    redone for every weight, it was about half of a schedule search's ranking time.
     """
 
     train: sp.csr_matrix
