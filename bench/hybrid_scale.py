@@ -172,7 +172,7 @@ def tuning_split(rated: sp.csr_matrix, users: int = 5_000, share: float = 0.2, s
 def schedule_search(evaluation, state: dict) -> None:
     """blend_weights' schedule search over ``blend.SCHEDULE_GRID`` on the tuning users (the scorer's candidates
     are made on its first ranking, as in the asset)."""
-    train, test, tuning = state["tuning"]
+    _, test, tuning = state["tuning"]
     evaluation.search_schedule(state["scorer"], test, tuning)
 
 
