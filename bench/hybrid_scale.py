@@ -82,7 +82,7 @@ def make_inputs(scale: float, seed: int = 42) -> dict:
     rated = sp.csr_matrix((values, (keys // n_items, keys % n_items)), shape=(n_users, n_items))
     rated.sort_indices()
     return {"user_factors": user_f, "fitted_factors": fitted_factors, "fitted": fitted, "content": content,
-            "rated": rated}
+            "rated": rated, "tuning": tuning_split(rated)}
 
 
 # --- the library of a commit ------------------------------------------------------------------------
@@ -169,17 +169,17 @@ def tuning_split(rated: sp.csr_matrix, users: int = 5_000, share: float = 0.2, s
     return part(~held), part(held), tuning
 
 
-def schedule_search(evaluation, state: dict) -> None:
+def schedule_search(evaluation, data: dict, state: dict) -> None:
     """blend_weights' schedule search over ``blend.SCHEDULE_GRID`` on the tuning users (the scorer's candidates
     are made on its first ranking, as in the asset)."""
-    _, test, tuning = state["tuning"]
+    _, test, tuning = data["tuning"]
     evaluation.search_schedule(state["scorer"], test, tuning)
 
 
 def steps(hybrid, content_lib, evaluation, data: dict, current: bool = False):
     """The library steps of one version, in order: (label, function) with each step's inputs from the previous;
     the ``current`` tree also makes the user lists as the asset does (``schedule_lists``; None for others)."""
-    state: dict = {"tuning": tuning_split(data["rated"])}
+    state: dict = {}
     yield "content index", lambda: state.__setitem__("index", content_lib.build_index(data["content"]))
     yield "impute", lambda: state.__setitem__("factors", hybrid.impute_item_factors(data["fitted_factors"],
                                                                                     data["content"]))
@@ -198,8 +198,8 @@ def steps(hybrid, content_lib, evaluation, data: dict, current: bool = False):
         data["content"], state["factors"][0], WEIGHT, content_index=state["index"], candidates=100,
         als_items=data["fitted"], items=data["fitted"])) if current else None
     yield "scorer", lambda: state.__setitem__("scorer", evaluation.Scorer(
-        state["tuning"][0], data["user_factors"], data["fitted_factors"], data["content"], state["index"]))
-    yield "schedule search", lambda: schedule_search(evaluation, state)
+        data["tuning"][0], data["user_factors"], data["fitted_factors"], data["content"], state["index"]))
+    yield "schedule search", lambda: schedule_search(evaluation, data, state)
     yield "done", lambda: None
     state["recall"] = content_lib.recall_at_k_vs_exact(state["index"], data["content"], k=10)
     yield "figures", state
